@@ -1,0 +1,91 @@
+"""One settings object for every number of the auth design.
+
+Values come from ``settings.AUTHSITE`` (a dict) over the defaults below and are
+read lazily on each access, so ``override_settings`` works and nothing is frozen
+at import time. Names that shape the wire or the schema (cookie names, claim
+names) are constants at the bottom, not settings.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Lifetimes (DESIGN.md, "Credentials and lifetimes").
+    "SESSION_IDLE_TTL": timedelta(days=3),
+    "SESSION_SLIDE_WHEN_REMAINING": timedelta(hours=24),
+    "SESSION_ABSOLUTE_TTL": timedelta(days=30),
+    "SESSION_TOKEN_TTL": timedelta(minutes=60),
+    "ACCESS_TOKEN_TTL": timedelta(minutes=60),
+    "REFRESH_GRACE": timedelta(seconds=10),
+    "MAX_SESSIONS_PER_USER": 5,
+    # A revoked session's Redis record stays as a tombstone this long, so its
+    # tokens are refused from Redis without a database read.
+    "REVOKED_TOMBSTONE_TTL": timedelta(minutes=60),
+    # Activity: written to Redis on every call, flushed to SQL at most this often.
+    "ACTIVITY_FLUSH_INTERVAL": timedelta(minutes=1),
+    "HEARTBEAT_INTERVAL": timedelta(seconds=60),
+    # Signing keys: a retired key still verifies for this long after retirement
+    # (the longest token lifetime it can have signed).
+    "KEY_CACHE_TTL": timedelta(seconds=60),
+    # Access token (JWT) claims.
+    "JWT_ISSUER": "authsite",
+    "JWT_AUDIENCE": "authsite-hub",
+    "JWT_LEEWAY": timedelta(seconds=0),
+    # Largest token the server will even try to parse (bytes).
+    "MAX_TOKEN_LENGTH": 2048,
+    # How far the ancestor check walks a refresh chain to tell reuse from garbage.
+    "REFRESH_MAX_ANCESTRY": 5000,
+    # Rate limits (django-ratelimit syntax), keyed as noted.
+    "RATE_LOGIN": "20/m",  # per IP
+    "RATE_REFRESH": "30/m",  # per session (grace replays do not count)
+    "RATE_TOKEN": "60/m",  # per session
+    # Cookies.
+    "COOKIE_SECURE": True,
+    "COOKIE_SAMESITE": "Strict",
+    "COOKIE_DOMAIN": None,
+    # Redis.
+    "REDIS_KEY_PREFIX": "as",
+    "REDIS_SOCKET_TIMEOUT": 2.0,
+    # Identity providers (issue: sign-in).
+    "DISCORD_CLIENT_ID": "",
+    "DISCORD_CLIENT_SECRET": "",
+    "DISCORD_API_BASE": "https://discord.com/api/v10",
+    "DISCORD_AUTHORIZE_URL": "https://discord.com/oauth2/authorize",
+    "PLAYFAB_TITLE_ID": "",
+    "PLAYFAB_SECRET_KEY": "",
+    "PLAYFAB_API_BASE": "",
+    "PROVIDER_TIMEOUT": 5.0,
+    "PROVIDER_RETRIES": 2,
+    "FAKE_PROVIDERS": None,  # None: on when DEBUG and no Discord credentials.
+}
+
+SESSION_COOKIE = "as_session"
+REFRESH_COOKIE = "as_refresh"
+REFRESH_COOKIE_PATH = "/auth/"
+SESSION_COOKIE_PATH = "/"
+# SignalR's name-identifier claim: ASP.NET's default user identifier claim type,
+# so a hub written for ASP.NET finds the user where it expects it.
+NAME_IDENTIFIER_CLAIM = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier"
+
+
+class AuthSettings:
+    """Lazy view over ``settings.AUTHSITE`` with the defaults above."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown authsite setting {name!r}")
+        user = getattr(settings, "AUTHSITE", {}) or {}
+        return user.get(name, DEFAULTS[name])
+
+    @property
+    def fake_providers(self) -> bool:
+        explicit = self.FAKE_PROVIDERS
+        if explicit is not None:
+            return bool(explicit) and settings.DEBUG
+        return bool(settings.DEBUG) and not self.DISCORD_CLIENT_ID
+
+
+auth_settings = AuthSettings()

@@ -1,0 +1,133 @@
+"""The one error hierarchy of authsite.
+
+Each error fixes its stable ``code`` (the ``error`` field of a JSON answer), its
+HTTP ``status`` and the WebSocket/SignalR close it maps to. Only the edges
+(views, middleware, hub consumer) turn these into wire output.
+"""
+from __future__ import annotations
+
+
+class AuthError(Exception):
+    """Base of every error authsite raises on purpose."""
+
+    code = "auth_error"
+    status = 400
+    detail = "The request could not be completed."
+    # Whether the browser should treat this as "signed out for good".
+    definitive = False
+    # Whether a SignalR close for this error allows the client to reconnect.
+    allow_reconnect = False
+
+    def __init__(self, detail: str | None = None, *, code: str | None = None) -> None:
+        self.detail = detail or self.detail
+        if code:
+            self.code = code
+        super().__init__(self.detail)
+
+    def as_dict(self) -> dict[str, str]:
+        return {"error": self.code, "detail": self.detail}
+
+
+class BadRequest(AuthError):
+    """Malformed input."""
+
+    code = "bad_request"
+    status = 400
+    detail = "The request is malformed."
+
+
+class NotAuthenticated(AuthError):
+    """No credential was presented."""
+
+    code = "not_authenticated"
+    status = 401
+    detail = "Sign in first."
+    definitive = True
+
+
+class TokenInvalid(AuthError):
+    """A token failed parsing, signature, key id, algorithm, audience or type checks."""
+
+    code = "token_invalid"
+    status = 401
+    detail = "The token is not valid."
+
+
+class TokenExpired(TokenInvalid):
+    """A token's signature is good but its lifetime is over."""
+
+    code = "token_expired"
+    detail = "The token has expired."
+    allow_reconnect = True
+
+
+class SessionExpired(AuthError):
+    """The session ended by idle timeout or its absolute lifetime."""
+
+    code = "session_expired"
+    status = 401
+    detail = "The session has expired; sign in again."
+    definitive = True
+
+
+class SessionRevoked(AuthError):
+    """The session was ended (logout, admin, eviction, reuse, token version)."""
+
+    code = "session_revoked"
+    status = 401
+    detail = "The session has been ended; sign in again."
+    definitive = True
+
+    def __init__(self, detail: str | None = None, *, reason: str = "revoked") -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class RefreshInvalid(AuthError):
+    """A refresh token that is not one this server issued for the session."""
+
+    code = "refresh_invalid"
+    status = 401
+    detail = "The refresh token is not valid."
+
+
+class RefreshReused(SessionRevoked):
+    """A rotated refresh token came back after the grace window: the session is revoked."""
+
+    code = "refresh_reused"
+    detail = "This refresh token was already used; the session has been ended for safety."
+
+
+class NotFound(AuthError):
+    code = "not_found"
+    status = 404
+    detail = "Not found."
+
+
+class RateLimited(AuthError):
+    code = "rate_limited"
+    status = 429
+    detail = "Too many requests; retry later."
+
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, int(retry_after))
+
+
+class StoreUnavailable(AuthError):
+    """Redis or the database cannot be reached: nothing was changed, retry."""
+
+    code = "store_unavailable"
+    status = 503
+    detail = "The session store is unavailable; nothing was changed. Retry shortly."
+    allow_reconnect = True
+    retry_after = 2
+
+
+class ProviderError(AuthError):
+    """An identity provider (Discord, PlayFab) failed or refused."""
+
+    code = "provider_error"
+    status = 502
+    detail = "The sign-in provider failed."
+    retry_after: int | None = None

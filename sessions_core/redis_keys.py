@@ -1,0 +1,47 @@
+"""Every Redis key name of authsite is built here and nowhere else.
+
+All keys of one user share the hash tag ``{u<uid>}`` so that multi-key scripts
+(validate, rotate, revoke, evict) run on one Redis Cluster slot.
+"""
+from __future__ import annotations
+
+from .conf import auth_settings
+
+
+def _tag(uid: int | str) -> str:
+    return f"{auth_settings.REDIS_KEY_PREFIX}:{{u{uid}}}"
+
+
+def session(uid: int | str, sid: str) -> str:
+    """Hash: the hot copy of one session (state, expiry, refresh state, user fields)."""
+    return f"{_tag(uid)}:s:{sid}"
+
+
+def user(uid: int | str) -> str:
+    """Hash: per-user state every request checks (token version)."""
+    return f"{_tag(uid)}:u"
+
+
+def user_sessions(uid: int | str) -> str:
+    """Sorted set: the user's live session ids scored by last activity (ms)."""
+    return f"{_tag(uid)}:ss"
+
+
+def session_jtis(uid: int | str, sid: str) -> str:
+    """Sorted set: access-token jtis minted for a session, scored by their expiry (s)."""
+    return f"{_tag(uid)}:j:{sid}"
+
+
+def blacklist(uid: int | str, jti: str) -> str:
+    """String: present while a revoked access token's jti would otherwise still verify."""
+    return f"{_tag(uid)}:bl:{jti}"
+
+
+def connections(uid: int | str) -> str:
+    """Hash: the user's open hub connections (connection id -> session id)."""
+    return f"{_tag(uid)}:c"
+
+
+def presence() -> str:
+    """Sorted set: online user ids scored by last seen (ms)."""
+    return f"{auth_settings.REDIS_KEY_PREFIX}:presence"

@@ -1,0 +1,151 @@
+"""Refresh-token rotation with reuse detection and an idempotent grace window.
+
+The database arbitrates: one conditional UPDATE (``WHERE refresh_hash = presented``)
+decides the single winner of concurrent refreshes, and Redis mirrors it. The next
+refresh secret is a keyed hash of the presented one (``tokens.next_refresh``), so
+every caller holding the immediate predecessor inside the grace window gets the
+identical successor, and nothing is stored in plain text.
+
+Outcomes for a presented token of generation g (current generation n):
+- g == n, hash matches current: rotate (winner).
+- hash matches the predecessor, within the grace window: the current tokens
+  (recorded as reuse, cause ``concurrent_refresh``); it does not count against
+  the rate limit.
+- predecessor after the window, or an older ancestor: reuse; that session alone
+  is revoked (cause ``client_lost_answer`` when the session was not used since the
+  rotation, ``replay_outside_window`` otherwise, ``ancestor_replay`` for older).
+- anything else: ``RefreshInvalid``, nothing changes.
+"""
+from __future__ import annotations
+
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.utils import timezone
+
+from .. import security_log, store
+from ..conf import auth_settings
+from ..errors import RefreshInvalid, RefreshReused, SessionExpired, SessionRevoked
+from ..models import AuthSession, RevokeReason, SessionEvent, SessionState
+from ..tokens import RefreshParts, next_refresh, parse_refresh_token, refresh_hash, refresh_matches
+from .issue import IssuedTokens, ms, record_for, tokens_for
+from .sessions import session_revoke
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    tokens: IssuedTokens
+    # "rotated" for the winner, "grace" for an idempotent replay.
+    kind: str
+
+
+def _load_row(parts: RefreshParts) -> AuthSession:
+    try:
+        return AuthSession.objects.select_related("user").get(pk=uuid.UUID(hex=parts.sid), user_id=parts.uid)
+    except AuthSession.DoesNotExist as e:
+        raise RefreshInvalid() from e
+
+
+def _ensure_live(row: AuthSession) -> None:
+    if row.state != SessionState.ACTIVE:
+        raise SessionRevoked(reason=row.revoke_reason or "revoked")
+    if row.is_expired:
+        raise SessionExpired()
+
+
+def _record_reuse(row: AuthSession, *, cause: str, ip: str | None) -> None:
+    SessionEvent.objects.create(
+        kind=SessionEvent.Kind.REFRESH_REUSE, cause=cause, session_id=row.pk, user_id=row.user_id, ip=ip
+    )
+    security_log.event("refresh.reuse", user_id=row.user_id, session_id=row.id.hex, cause=cause, ip=ip)
+
+
+def _reuse(row: AuthSession, *, cause: str, ip: str | None) -> RefreshReused:
+    _record_reuse(row, cause=cause, ip=ip)
+    session_revoke(session=row, reason=RevokeReason.REUSE, cause=cause)
+    return RefreshReused(reason=RevokeReason.REUSE)
+
+
+def _is_ancestor(parts: RefreshParts, row: AuthSession) -> bool:
+    """Walk the chain forward from ``parts``; True if it reaches the current token."""
+    steps = row.refresh_generation - parts.generation
+    if steps < 2 or steps > auth_settings.REFRESH_MAX_ANCESTRY:
+        return False
+    cur = parts
+    for _ in range(steps):
+        cur = next_refresh(cur)
+    return refresh_matches(cur.secret, row.refresh_hash)
+
+
+def session_refresh(*, refresh_token: str, ip: str | None = None) -> RefreshOutcome:
+    """Rotate a refresh token; raises ``RefreshInvalid``, ``RefreshReused``, ``SessionRevoked``,
+    ``SessionExpired`` or ``StoreUnavailable`` (then nothing changed)."""
+    parts = parse_refresh_token(refresh_token)
+    presented = refresh_hash(parts.secret)
+    now = timezone.now()
+
+    # Fast answer for a sibling tab's replay, from Redis alone.
+    state = store.refresh_state(parts.uid, parts.sid)
+    if state is not None:
+        if state["st"] != "a":
+            raise SessionRevoked(reason=state["rr"] or "revoked")
+        if hmac.compare_digest(state["prev"], presented) and ms(now) - int(state["rot"] or 0) <= _grace_ms():
+            row = _load_row(parts)
+            return _grace_answer(row, parts, ip)
+
+    row = _load_row(parts)
+    _ensure_live(row)
+    if state is None:
+        store.load(record_for(row, row.user))
+
+    if refresh_matches(parts.secret, row.refresh_hash) and parts.generation == row.refresh_generation:
+        successor = next_refresh(parts)
+        new_expiry = row.expires_at
+        if row.expires_at - now < auth_settings.SESSION_SLIDE_WHEN_REMAINING:
+            new_expiry = min(now + auth_settings.SESSION_IDLE_TTL, row.absolute_expires_at)
+        won = AuthSession.objects.filter(
+            pk=row.pk, state=SessionState.ACTIVE, refresh_hash=row.refresh_hash,
+            expires_at__gt=now, absolute_expires_at__gt=now,
+        ).update(
+            refresh_hash=refresh_hash(successor.secret), refresh_prev_hash=row.refresh_hash,
+            refresh_generation=successor.generation, refresh_rotated_at=now, expires_at=new_expiry,
+            last_active_at=now,
+        )
+        row = _load_row(parts)
+        if won:
+            store.apply_rotation(
+                uid=parts.uid, sid=parts.sid, cur=row.refresh_hash, prev=row.refresh_prev_hash,
+                generation=row.refresh_generation, rotated_ms=ms(now), expires_ms=ms(row.expires_at),
+                absolute_ms=ms(row.absolute_expires_at),
+            )
+            security_log.event("refresh.rotated", user_id=row.user_id, session_id=parts.sid, ip=ip)
+            return RefreshOutcome(tokens=tokens_for(row, row.user, successor), kind="rotated")
+        # Lost the race: fall through with the winner's state.
+        _ensure_live(row)
+
+    if refresh_matches(parts.secret, row.refresh_prev_hash) and parts.generation + 1 == row.refresh_generation:
+        rotated_at = row.refresh_rotated_at or row.created_at
+        if now - rotated_at <= auth_settings.REFRESH_GRACE:
+            return _grace_answer(row, parts, ip)
+        unused = row.last_active_at <= rotated_at + timedelta(seconds=1)
+        raise _reuse(row, cause="client_lost_answer" if unused else "replay_outside_window", ip=ip)
+
+    if _is_ancestor(parts, row):
+        raise _reuse(row, cause="ancestor_replay", ip=ip)
+    raise RefreshInvalid()
+
+
+def _grace_ms() -> int:
+    return int(auth_settings.REFRESH_GRACE.total_seconds() * 1000)
+
+
+def _grace_answer(row: AuthSession, parts: RefreshParts, ip: str | None) -> RefreshOutcome:
+    _ensure_live(row)
+    successor = next_refresh(parts)
+    if successor.generation != row.refresh_generation or not refresh_matches(successor.secret, row.refresh_hash):
+        # The predecessor check passed in Redis but SQL has moved on: not ours to answer.
+        raise RefreshInvalid()
+    _record_reuse(row, cause="concurrent_refresh", ip=ip)
+    return RefreshOutcome(tokens=tokens_for(row, row.user, successor), kind="grace")

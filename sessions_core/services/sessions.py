@@ -1,0 +1,159 @@
+"""Create, revoke, rehydrate; the token-version bump; activity flush.
+
+Order of writes: the database decides inside a transaction and Redis is written
+before the commit, so a Redis failure rolls the change back (nothing half made)
+and a revoke never stands in SQL while Redis still serves the session.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timezone as dt_timezone
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .. import security_log, store
+from ..conf import auth_settings
+from ..models import AuthSession, RevokeReason, SessionEvent, SessionState, User
+from ..signals import session_revoked
+from ..tokens import new_refresh, refresh_hash
+from .issue import IssuedTokens, record_for, tokens_for
+
+log = logging.getLogger(__name__)
+
+
+def session_create(
+    *,
+    user: User,
+    ip: str | None,
+    user_agent: str,
+    playfab_ticket_enc: str = "",
+    playfab_ticket_expires_at: datetime | None = None,
+) -> IssuedTokens:
+    """Start a session for ``user``; evicts the least recently active beyond the cap.
+
+    Raises ``StoreUnavailable`` (nothing created) when Redis cannot be written.
+    """
+    now = timezone.now()
+    sid = uuid.uuid4()
+    refresh = new_refresh(uid=user.pk, sid=sid.hex)
+    evicted: list[AuthSession] = []
+    with transaction.atomic():
+        # The UPDATE takes the user's row lock (and SQLite's write lock) first, so
+        # concurrent sign-ins of one user count and evict one after the other.
+        User.objects.filter(pk=user.pk).update(last_login=now)
+        user.refresh_from_db(fields=["token_version", "last_login"])
+        live = list(
+            AuthSession.objects.filter(
+                user=user, state=SessionState.ACTIVE, expires_at__gt=now, absolute_expires_at__gt=now
+            )
+        )
+        overflow = len(live) - (auth_settings.MAX_SESSIONS_PER_USER - 1)
+        if overflow > 0:
+            seen = store.last_active(user.pk, [s.id.hex for s in live])
+
+            def recency(s: AuthSession) -> int:
+                return max(seen.get(s.id.hex, 0), int(s.last_active_at.timestamp() * 1000))
+
+            for victim in sorted(live, key=recency)[:overflow]:
+                if _revoke_row(victim, reason=RevokeReason.EVICTED, actor=None, now=now):
+                    evicted.append(victim)
+        row = AuthSession.objects.create(
+            id=sid,
+            user=user,
+            created_at=now,
+            last_active_at=now,
+            expires_at=min(now + auth_settings.SESSION_IDLE_TTL, now + auth_settings.SESSION_ABSOLUTE_TTL),
+            absolute_expires_at=now + auth_settings.SESSION_ABSOLUTE_TTL,
+            user_agent=(user_agent or "")[:300],
+            ip=ip,
+            refresh_hash=refresh_hash(refresh.secret),
+            token_version=user.token_version,
+            playfab_ticket_enc=playfab_ticket_enc,
+            playfab_ticket_expires_at=playfab_ticket_expires_at,
+        )
+        store.put(record_for(row, user))
+        issued = tokens_for(row, user, refresh)
+    for victim in evicted:
+        _after_revoke(victim, reason=RevokeReason.EVICTED, actor=None, cause="max_sessions")
+    security_log.event("session.created", user_id=user.pk, session_id=sid.hex, ip=ip)
+    return issued
+
+
+def _revoke_row(row: AuthSession, *, reason: str, actor: User | None, now: datetime) -> bool:
+    """Conditionally revoke one row in SQL and in Redis (caller holds a transaction)."""
+    changed = AuthSession.objects.filter(pk=row.pk, state=SessionState.ACTIVE).update(
+        state=SessionState.REVOKED, revoke_reason=reason, revoked_at=now, revoked_by=actor
+    )
+    store.revoke(uid=row.user_id, sid=row.id.hex, reason=reason)
+    return bool(changed)
+
+
+def _after_revoke(row: AuthSession, *, reason: str, actor: User | None, cause: str = "", note: str = "") -> None:
+    kind = SessionEvent.Kind.EVICTED if reason == RevokeReason.EVICTED else SessionEvent.Kind.REVOKED
+    SessionEvent.objects.create(
+        kind=kind, cause=cause or reason, session_id=row.pk, user_id=row.user_id, actor=actor, note=note[:300]
+    )
+    security_log.event(
+        "session.evicted" if kind == SessionEvent.Kind.EVICTED else "session.revoked",
+        user_id=row.user_id, session_id=row.id.hex, reason=reason, actor_id=actor.pk if actor else None,
+    )
+    session_revoked.send(sender=AuthSession, uid=row.user_id, sid=row.id.hex, reason=reason)
+
+
+def session_revoke(
+    *, session: AuthSession, reason: str, actor: User | None = None, cause: str = "", note: str = ""
+) -> bool:
+    """End one session everywhere (SQL, Redis, open sockets). Idempotent; True if it was active."""
+    with transaction.atomic():
+        changed = _revoke_row(session, reason=reason, actor=actor, now=timezone.now())
+    if changed:
+        _after_revoke(session, reason=reason, actor=actor, cause=cause, note=note)
+    return changed
+
+
+def session_revoke_all(
+    *, user: User, reason: str, actor: User | None = None, note: str = "", keep_sid: str | None = None
+) -> int:
+    """End every active session of ``user`` (except ``keep_sid``); returns how many."""
+    now = timezone.now()
+    done: list[AuthSession] = []
+    with transaction.atomic():
+        rows = AuthSession.objects.select_for_update().filter(user=user, state=SessionState.ACTIVE)
+        for row in rows:
+            if keep_sid and row.id.hex == keep_sid:
+                continue
+            if _revoke_row(row, reason=reason, actor=actor, now=now):
+                done.append(row)
+    for row in done:
+        _after_revoke(row, reason=reason, actor=actor, note=note)
+    return len(done)
+
+
+def user_bump_token_version(*, user: User, actor: User | None = None, note: str = "") -> int:
+    """Invalidate every token of ``user`` at once; returns the new version."""
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(token_version=F("token_version") + 1)
+        user.refresh_from_db(fields=["token_version"])
+        store.set_user_token_version(user.pk, user.token_version)
+    SessionEvent.objects.create(kind=SessionEvent.Kind.TOKEN_VERSION, user=user, actor=actor, note=note[:300])
+    session_revoke_all(user=user, reason=RevokeReason.TOKEN_VERSION, actor=actor, note=note)
+    return user.token_version
+
+
+def session_rehydrate(*, uid: int, sid: str) -> bool:
+    """Rebuild a session's Redis copy from SQL after a miss; False if SQL has no such session."""
+    try:
+        row = AuthSession.objects.select_related("user").get(pk=uuid.UUID(hex=sid), user_id=uid)
+    except AuthSession.DoesNotExist:
+        return False
+    store.load(record_for(row, row.user))
+    return True
+
+
+def session_flush_activity(*, sid: str, last_active_ms: int) -> None:
+    """Carry Redis's last-active time into SQL (never moves it backwards)."""
+    when = datetime.fromtimestamp(last_active_ms / 1000, tz=dt_timezone.utc)
+    AuthSession.objects.filter(pk=uuid.UUID(hex=sid), last_active_at__lt=when).update(last_active_at=when)

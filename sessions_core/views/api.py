@@ -1,0 +1,221 @@
+"""The JSON HTTP API (DESIGN.md, "HTTP API"). Thin: each view calls one service."""
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from .. import keys, ratelimits, selectors, store
+from ..conf import REFRESH_COOKIE, auth_settings
+from ..errors import (
+    NotAuthenticated,
+    NotFound,
+    RefreshInvalid,
+    SessionExpired,
+    StoreUnavailable,
+    TokenInvalid,
+)
+from ..middleware import AuthContext
+from ..models import RevokeReason, User
+from ..services import access_token_mint, session_refresh, session_revoke, session_revoke_all
+from ..services.issue import user_info
+from ..tokens import parse_refresh_token, read_access_token
+from .http import api, clear_auth_cookies, client_ip, set_auth_cookies, tokens_payload
+
+
+def _auth(request: HttpRequest) -> AuthContext:
+    return getattr(request, "auth", AuthContext())
+
+
+async def _refresh_response(request: HttpRequest, token: str) -> JsonResponse:
+    """Rotate (or replay inside the grace window) and answer with the new token set."""
+    parts = parse_refresh_token(token)
+    rate, group = auth_settings.RATE_REFRESH, "auth.refresh"
+    await ratelimits.check(request, group=group, rate=rate, key=parts.sid, increment=False)
+    outcome = await sync_to_async(session_refresh)(refresh_token=token, ip=client_ip(request))
+    if outcome.kind == "rotated":
+        await ratelimits.count(request, group=group, rate=rate, key=parts.sid)
+    resp = JsonResponse(tokens_payload(outcome.tokens, refreshed=True))
+    set_auth_cookies(resp, outcome.tokens)
+    return resp
+
+
+@require_POST
+@api
+async def validate(request: HttpRequest) -> HttpResponse:
+    """Current session state; refreshes instead of answering 401 when the refresh cookie is good."""
+    ctx = _auth(request)
+    if ctx.session is not None:
+        s = ctx.session
+        return JsonResponse(
+            {
+                "valid": True,
+                "refreshed": False,
+                "user": user_info(s.uid, s.username, s.display_name, s.avatar_url, s.playfab_id),
+                "session": {"id": s.sid, "expires_at": s.expires_ms // 1000, "absolute_expires_at": s.absolute_ms // 1000},
+                "session_token_expires_in": max(0, ctx.token_exp - int(time.time())),
+                "access_token": None,
+                "access_expires_in": None,
+                "server_time": int(time.time()),
+            }
+        )
+    if isinstance(ctx.error, StoreUnavailable):
+        raise ctx.error
+    token = request.COOKIES.get(REFRESH_COOKIE)
+    if not token:
+        raise ctx.error if ctx.error and ctx.error.definitive else NotAuthenticated()
+    try:
+        return await _refresh_response(request, token)
+    except RefreshInvalid as e:
+        raise SessionExpired("The session could not be restored; sign in again.") from e
+
+
+@require_POST
+@api
+async def refresh(request: HttpRequest) -> HttpResponse:
+    token = request.COOKIES.get(REFRESH_COOKIE)
+    if not token:
+        raise NotAuthenticated("No refresh token; sign in again.")
+    return await _refresh_response(request, token)
+
+
+@require_POST
+@api
+async def token(request: HttpRequest) -> HttpResponse:
+    """A fresh access token for the hub (the ``accessTokenFactory`` target)."""
+    s = _auth(request).require()
+    await ratelimits.check(request, group="auth.token", rate=auth_settings.RATE_TOKEN, key=s.sid)
+    access, exp = await sync_to_async(access_token_mint)(
+        uid=s.uid, sid=s.sid, token_version=s.token_version, name=s.display_name
+    )
+    now = int(time.time())
+    return JsonResponse({"access_token": access, "access_expires_in": max(0, exp - now), "server_time": now})
+
+
+@require_POST
+@api
+async def activity(request: HttpRequest) -> HttpResponse:
+    """Heartbeat: authenticating the request already recorded the activity in Redis."""
+    _auth(request).require()
+    return JsonResponse({"ok": True, "server_time": int(time.time())})
+
+
+async def _revoke_presented_access_token(request: HttpRequest) -> None:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return
+    try:
+        claims = read_access_token(await keys.aget_keyring(), header[7:].strip())
+    except TokenInvalid:
+        return
+    await sync_to_async(store.blacklist_jti)(uid=claims.sub, jti=claims.jti, exp=claims.exp)
+
+
+@require_POST
+@api
+async def logout(request: HttpRequest) -> HttpResponse:
+    """End this session (and blacklist a presented access token); always clears the cookies."""
+    ctx = _auth(request)
+    if ctx.session is not None:
+        row = await selectors.aget_session(sid=ctx.session.sid, uid=ctx.session.uid)
+        if row is not None:
+            await sync_to_async(session_revoke)(session=row, reason=RevokeReason.LOGOUT)
+    else:
+        if isinstance(ctx.error, StoreUnavailable):
+            raise ctx.error
+        row = await sync_to_async(selectors.session_for_refresh_cookie)(request.COOKIES.get(REFRESH_COOKIE))
+        if row is not None:
+            await sync_to_async(session_revoke)(session=row, reason=RevokeReason.LOGOUT)
+    await _revoke_presented_access_token(request)
+    resp = JsonResponse({"ok": True})
+    clear_auth_cookies(resp)
+    return resp
+
+
+@require_POST
+@api
+async def logout_all(request: HttpRequest) -> HttpResponse:
+    s = _auth(request).require()
+    user = await User.objects.aget(pk=s.uid)
+    ended = await sync_to_async(session_revoke_all)(user=user, reason=RevokeReason.LOGOUT_ALL)
+    await _revoke_presented_access_token(request)
+    resp = JsonResponse({"ok": True, "ended": ended})
+    clear_auth_cookies(resp)
+    return resp
+
+
+@require_GET
+@api
+async def sessions(request: HttpRequest) -> HttpResponse:
+    s = _auth(request).require()
+    rows = await sync_to_async(selectors.sessions_of_user)(uid=s.uid, current_sid=s.sid)
+    return JsonResponse({"sessions": rows})
+
+
+@require_http_methods(["DELETE"])
+@api
+async def session_detail(request: HttpRequest, session_id: str) -> HttpResponse:
+    s = _auth(request).require()
+    try:
+        sid = uuid.UUID(session_id).hex
+    except ValueError as e:
+        raise NotFound("No such session.") from e
+    row = await selectors.aget_session(sid=sid, uid=s.uid)
+    if row is None:
+        raise NotFound("No such session.")
+    current = sid == s.sid
+    reason = RevokeReason.LOGOUT if current else RevokeReason.ENDED_BY_USER
+    await sync_to_async(session_revoke)(session=row, reason=reason)
+    resp = JsonResponse({"ok": True, "current": current})
+    if current:
+        clear_auth_cookies(resp)
+    return resp
+
+
+@require_GET
+async def jwks(request: HttpRequest) -> HttpResponse:
+    data = await sync_to_async(keys.jwks)()
+    resp = JsonResponse(data)
+    resp["Cache-Control"] = "public, max-age=300"
+    return resp
+
+
+@require_GET
+async def healthz(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"ok": True})
+
+
+def _db_ok() -> bool:
+    try:
+        connection.ensure_connection()
+        with connection.cursor() as cur:
+            cur.execute("SELECT 1")
+        return True
+    except DatabaseError:
+        return False
+
+
+@require_GET
+async def readyz(request: HttpRequest) -> HttpResponse:
+    checks: dict[str, Any] = {}
+    try:
+        checks["redis"] = bool(await store.get_async_redis().ping())
+    except store.REDIS_ERRORS:
+        checks["redis"] = False
+    checks["database"] = await sync_to_async(_db_ok)()
+    ok = all(checks.values())
+    body: dict[str, Any] = {"ok": ok, "checks": checks}
+    if not ok:
+        body.update(StoreUnavailable("Not ready: " + ", ".join(k for k, v in checks.items() if not v) + " unreachable.").as_dict())
+    resp = JsonResponse(body, status=200 if ok else 503)
+    resp["Cache-Control"] = "no-store"
+    if not ok:
+        resp["Retry-After"] = "2"
+    return resp
+
+

@@ -1,0 +1,97 @@
+"""Wire helpers for the HTTP edge: JSON errors, cookies, the api decorator."""
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any, Awaitable, Callable
+
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from ..conf import REFRESH_COOKIE, REFRESH_COOKIE_PATH, SESSION_COOKIE, SESSION_COOKIE_PATH, auth_settings
+from ..errors import AuthError, RateLimited, StoreUnavailable
+from ..services import IssuedTokens
+
+View = Callable[..., Awaitable[HttpResponse]]
+
+
+def error_response(err: AuthError) -> JsonResponse:
+    resp = JsonResponse(err.as_dict(), status=err.status)
+    if isinstance(err, RateLimited):
+        resp["Retry-After"] = str(err.retry_after)
+    elif isinstance(err, StoreUnavailable):
+        resp["Retry-After"] = str(err.retry_after)
+    resp["Cache-Control"] = "no-store"
+    return resp
+
+
+def api(view: View) -> View:
+    """Turn ``AuthError`` (and database outages) into JSON answers with stable codes."""
+
+    @functools.wraps(view)
+    async def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            resp = await view(request, *args, **kwargs)
+        except AuthError as e:
+            resp = error_response(e)
+            if e.definitive:
+                clear_auth_cookies(resp)
+        except DatabaseError:
+            resp = error_response(StoreUnavailable("The database is unavailable; nothing was changed. Retry shortly."))
+        resp["Cache-Control"] = "no-store"
+        return resp
+
+    return wrapped
+
+
+def _cookie_kwargs(path: str) -> dict[str, Any]:
+    return {
+        "path": path,
+        "secure": bool(auth_settings.COOKIE_SECURE),
+        "httponly": True,
+        "samesite": auth_settings.COOKIE_SAMESITE,
+        "domain": auth_settings.COOKIE_DOMAIN,
+    }
+
+
+def set_auth_cookies(resp: HttpResponse, tokens: IssuedTokens) -> None:
+    now = int(time.time())
+    resp.set_cookie(
+        SESSION_COOKIE, tokens.session_token, max_age=max(0, tokens.session_token_exp - now),
+        **_cookie_kwargs(SESSION_COOKIE_PATH),
+    )
+    resp.set_cookie(
+        REFRESH_COOKIE, tokens.refresh_token, max_age=max(0, tokens.refresh_exp - now),
+        **_cookie_kwargs(REFRESH_COOKIE_PATH),
+    )
+
+
+def clear_auth_cookies(resp: HttpResponse) -> None:
+    for name, path in ((SESSION_COOKIE, SESSION_COOKIE_PATH), (REFRESH_COOKIE, REFRESH_COOKIE_PATH)):
+        resp.delete_cookie(name, path=path, domain=auth_settings.COOKIE_DOMAIN, samesite=auth_settings.COOKIE_SAMESITE)
+    # delete_cookie does not set HttpOnly/Secure; re-flag the expired cookies.
+    for name in (SESSION_COOKIE, REFRESH_COOKIE):
+        resp.cookies[name]["httponly"] = True
+        resp.cookies[name]["secure"] = bool(auth_settings.COOKIE_SECURE)
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def tokens_payload(tokens: IssuedTokens, *, refreshed: bool) -> dict[str, Any]:
+    now = int(time.time())
+    return {
+        "valid": True,
+        "refreshed": refreshed,
+        "user": tokens.user,
+        "session": {
+            "id": tokens.session_id,
+            "expires_at": tokens.session_expires_at.isoformat(),
+            "absolute_expires_at": tokens.absolute_expires_at.isoformat(),
+        },
+        "session_token_expires_in": max(0, tokens.session_token_exp - now),
+        "access_token": tokens.access_token,
+        "access_expires_in": max(0, tokens.access_exp - now),
+        "server_time": now,
+    }

@@ -1,0 +1,61 @@
+"""Shared fixtures.
+
+Every test gets its own Redis key prefix on the suite's Redis (``REDIS_URL``,
+which ``make test`` points at a private server it started), so tests never see
+each other's keys and nothing is flushed. Tests that stop, restart or flush
+Redis use ``private_redis``, a server of their own.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings as dj_settings
+
+from sessions_core import keys
+from sessions_core.redis_client import reset_clients
+from tests.support.redis_server import RedisServer
+
+
+@pytest.fixture(autouse=True)
+def _isolated_auth(settings: Any) -> Iterator[None]:
+    conf = dict(getattr(dj_settings, "AUTHSITE", {}))
+    conf["REDIS_KEY_PREFIX"] = f"t{uuid.uuid4().hex[:10]}"
+    settings.AUTHSITE = conf
+    settings.RATELIMIT_ENABLE = True
+    settings.CACHES = {
+        "default": {**dj_settings.CACHES["default"], "KEY_PREFIX": conf["REDIS_KEY_PREFIX"]},
+    }
+    keys.invalidate_cache()
+    yield
+    keys.invalidate_cache()
+
+
+def point_redis_at(settings: Any, url: str) -> None:
+    """Send the store, the cache and the channel layer to ``url``."""
+    settings.REDIS_URL = url
+    settings.CACHES = {"default": {**dj_settings.CACHES["default"], "LOCATION": url}}
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [url]}}
+    }
+    # Changing CACHES through the settings fixture makes Django drop its cache
+    # connections (django.test.signals); our own clients are dropped here.
+    reset_clients()
+
+
+@pytest.fixture
+def private_redis(settings: Any) -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    point_redis_at(settings, server.url)
+    yield server
+    server.close()
+    reset_clients()
+
+
+@pytest.fixture
+def user(db: Any) -> Any:
+    from sessions_core.models import User
+
+    return User.objects.create(username="alice", discord_id="1001", discord_username="Alice", playfab_id="PF1")
