@@ -91,6 +91,10 @@ if os.environ.get("TEST_DATABASE_NAME"):
     # database that process can open (a file for SQLite), and concurrent suite
     # runs on one PostgreSQL need distinct names.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not Django's shared-cache in-memory default: that one answers
+    # "table is locked" to concurrent writers instead of waiting.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".run" / f"test-{os.getpid()}.sqlite3")}
 
 AUTH_USER_MODEL = "sessions_core.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

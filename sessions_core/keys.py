@@ -133,6 +133,13 @@ def invalidate_cache() -> None:
         _ring = None
 
 
+def reset_for_tests() -> None:
+    """Forget the cached ring and the unknown-kid reload throttle."""
+    global _last_miss_reload
+    invalidate_cache()
+    _last_miss_reload = 0.0
+
+
 def _fresh(ring: KeyRing | None) -> bool:
     return ring is not None and time.monotonic() - ring.loaded_at < auth_settings.KEY_CACHE_TTL.total_seconds()
 

@@ -29,7 +29,10 @@ def _usage(request: HttpRequest, group: str, rate: str, key: str, increment: boo
 async def check(request: HttpRequest, *, group: str, rate: str, key: str, increment: bool = True) -> None:
     """Raise ``RateLimited`` (with Retry-After) if ``key`` is over ``rate`` in ``group``."""
     usage = await sync_to_async(_usage)(request, group, rate, key, increment)
-    if usage and usage["should_limit"]:
+    # Without incrementing, this request is not counted yet: refuse when it would be one too many.
+    if usage is None:
+        return
+    if usage["should_limit"] if increment else usage["count"] >= usage["limit"]:
         security_log.event("ratelimit.hit", group=group, key_id=key[:64], ip=request.META.get("REMOTE_ADDR"))
         raise RateLimited(retry_after=max(1, int(usage.get("time_left", 1))))
 

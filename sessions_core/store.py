@@ -92,11 +92,12 @@ def _user_ttl_ms() -> int:
     return int(auth_settings.SESSION_ABSOLUTE_TTL.total_seconds() * 1000)
 
 
-def _raise_for(status: str, reason: str) -> None:
+def raise_for(status: str, reason: str) -> None:
+    """Raise the error for a refused session state (``expired`` or ``revoked`` with a reason)."""
+    if status == "expired" or reason == "expired":
+        raise SessionExpired()
     if status == "revoked":
         raise SessionRevoked(reason=reason or "revoked")
-    if status == "expired":
-        raise SessionExpired()
 
 
 # --- hot path (async) ------------------------------------------------------------------
@@ -116,7 +117,7 @@ async def avalidate(uid: int, sid: str) -> Validated | None:
     if status == "miss":
         return None
     if status != "ok":
-        _raise_for(status, _s(res[1]))
+        raise_for(status, _s(res[1]))
     return Validated(
         uid=uid, sid=sid, flush_due=_s(res[1]) == "1", expires_ms=int(res[2]), absolute_ms=int(res[3]),
         username=_s(res[4]), display_name=_s(res[5]), avatar_url=_s(res[6]), playfab_id=_s(res[7]),
@@ -139,7 +140,7 @@ async def acheck_access(uid: int, sid: str, jti: str, token_version: int) -> boo
     if status == "blacklisted":
         raise SessionRevoked("This access token has been revoked.", reason="blacklisted")
     if status != "ok":
-        _raise_for(status, _s(res[1]))
+        raise_for(status, _s(res[1]))
     if token_version < int(res[2]):
         raise SessionRevoked("The token version has changed.", reason="token_version")
     return True

@@ -28,9 +28,9 @@ def _isolated_auth(settings: Any) -> Iterator[None]:
     settings.CACHES = {
         "default": {**dj_settings.CACHES["default"], "KEY_PREFIX": conf["REDIS_KEY_PREFIX"]},
     }
-    keys.invalidate_cache()
+    keys.reset_for_tests()
     yield
-    keys.invalidate_cache()
+    keys.reset_for_tests()
 
 
 def point_redis_at(settings: Any, url: str) -> None:

@@ -90,7 +90,7 @@ def session_refresh(*, refresh_token: str, ip: str | None = None) -> RefreshOutc
     state = store.refresh_state(parts.uid, parts.sid)
     if state is not None:
         if state["st"] != "a":
-            raise SessionRevoked(reason=state["rr"] or "revoked")
+            store.raise_for("revoked", state["rr"])
         if hmac.compare_digest(state["prev"], presented) and ms(now) - int(state["rot"] or 0) <= _grace_ms():
             row = _load_row(parts)
             return _grace_answer(row, parts, ip)
