@@ -8,6 +8,7 @@ read through :mod:`sessions_core.conf`.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -163,6 +164,18 @@ AUTHSITE: dict[str, object] = {
     "PLAYFAB_TITLE_ID": os.environ.get("PLAYFAB_TITLE_ID", ""),
     "PLAYFAB_SECRET_KEY": os.environ.get("PLAYFAB_SECRET_KEY", ""),
 }
+
+# Operations and test hooks: lifetimes a subprocess server can be started with
+# (e.g. short access tokens to watch a hub connection expire).
+for _env, _name in (
+    ("AUTHSITE_ACCESS_TOKEN_TTL_SECONDS", "ACCESS_TOKEN_TTL"),
+    ("AUTHSITE_HUB_TOKEN_EXPIRING_SECONDS", "HUB_TOKEN_EXPIRING_BEFORE"),
+    ("AUTHSITE_HUB_PING_INTERVAL_SECONDS", "HUB_PING_INTERVAL"),
+):
+    if os.environ.get(_env):
+        AUTHSITE[_name] = timedelta(seconds=float(os.environ[_env]))
+if os.environ.get("AUTHSITE_REDIS_KEY_PREFIX"):
+    AUTHSITE["REDIS_KEY_PREFIX"] = os.environ["AUTHSITE_REDIS_KEY_PREFIX"]
 
 LOGGING = {
     "version": 1,

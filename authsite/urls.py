@@ -4,5 +4,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("sessions_core.urls")),
+    path("", include("realtime.urls")),
     path("", include("sessions_core.pages_urls")),
 ]

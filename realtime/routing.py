@@ -1,10 +1,15 @@
-"""WebSocket routing (the SignalR-protocol hub is mounted here)."""
+"""WebSocket routing: the SignalR-protocol hub at ``/hub``, behind the handshake middleware."""
 from __future__ import annotations
 
 from typing import Any
 
 from channels.routing import URLRouter
+from django.urls import path
+
+from .consumer import HubConsumer
+from .middleware import HubAuthMiddleware
 
 
 def websocket_application() -> Any:
-    return URLRouter([])
+    """The ``websocket`` branch of the ASGI router: authenticate, then route to the hub."""
+    return HubAuthMiddleware(URLRouter([path("hub", HubConsumer.as_asgi())]))

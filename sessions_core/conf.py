@@ -60,6 +60,23 @@ DEFAULTS: dict[str, Any] = {
     "PROVIDER_TIMEOUT": 5.0,
     "PROVIDER_RETRIES": 2,
     "FAKE_PROVIDERS": None,  # None: on when DEBUG and no Discord credentials.
+    # Realtime hub (realtime/). Keep-alive as in the SignalR protocol's defaults:
+    # the server pings every 15 s; a client silent for 30 s is gone.
+    "HUB_PING_INTERVAL": timedelta(seconds=15),
+    "HUB_CLIENT_TIMEOUT": timedelta(seconds=30),
+    "HUB_HANDSHAKE_TIMEOUT": timedelta(seconds=15),
+    # `tokenExpiring` is sent this long before a connection's access token expires.
+    "HUB_TOKEN_EXPIRING_BEFORE": timedelta(seconds=60),
+    # A connection's presence lease, renewed on every ping tick: a worker that
+    # dies leaves its users online at most this long.
+    "HUB_CONNECTION_LEASE": timedelta(seconds=45),
+    # `Heartbeat()` keeps its user online this long with no connection open.
+    "HUB_HEARTBEAT_LEASE": timedelta(seconds=120),
+    # How long a negotiated connection token waits for its WebSocket.
+    "HUB_NEGOTIATE_TTL": timedelta(seconds=30),
+    # Largest hub message accepted (ASP.NET's MaximumReceiveMessageSize default).
+    "HUB_MAX_MESSAGE_BYTES": 32 * 1024,
+    "HUB_MAX_GROUPS_PER_SESSION": 20,
 }
 
 SESSION_COOKIE = "as_session"

@@ -1,0 +1,56 @@
+"""``POST /hub/negotiate``: the HTTP half of the SignalR connection handshake."""
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from sessions_core import security_log
+from sessions_core.errors import AuthError
+from sessions_core.views.http import client_ip, error_response
+
+from . import negotiation
+from .auth import authenticate_access_token
+
+
+def _bearer(request: HttpRequest) -> str | None:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+# CSRF exemption: this endpoint authenticates only by the Bearer access token
+# the caller's script put in the Authorization header (RFC 6750 §2.1). It reads
+# no cookie, so a cross-site form or fetch carries no ambient credential that
+# could be abused; the official client also sends no CSRF token here.
+@csrf_exempt
+@require_POST
+async def negotiate(request: HttpRequest) -> HttpResponse:
+    """Validate the Bearer token and offer WebSockets (text) with a single-use connection token.
+
+    ``negotiateVersion`` 1 answers ``connectionId`` + ``connectionToken``; version 0
+    (or none) answers ``connectionId`` only, which then goes in ``?id=``.
+    Errors: 401 JSON (``{"error", "detail"}``) with ``WWW-Authenticate`` (RFC 6750 §3).
+    """
+    try:
+        principal = await authenticate_access_token(_bearer(request))
+        connection_id, token = await negotiation.create(principal)
+    except AuthError as e:
+        security_log.event("hub.negotiate_refused", reason=e.code, ip=client_ip(request))
+        resp = error_response(e)
+        if e.status == 401:
+            resp["WWW-Authenticate"] = f'Bearer error="invalid_token", error_description="{e.code}"'
+        return resp
+    try:
+        requested = int(request.GET.get("negotiateVersion", "0"))
+    except ValueError:
+        requested = 0
+    body: dict[str, object] = {
+        "negotiateVersion": negotiation.NEGOTIATE_VERSION if requested >= 1 else 0,
+        "connectionId": connection_id if requested >= 1 else token,
+        "availableTransports": [{"transport": "WebSockets", "transferFormats": ["Text"]}],
+    }
+    if requested >= 1:
+        body["connectionToken"] = token
+    resp = JsonResponse(body)
+    resp["Cache-Control"] = "no-store"
+    return resp
