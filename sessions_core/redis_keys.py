@@ -46,17 +46,21 @@ def connection_leases(uid: int | str) -> str:
     """Sorted set: the user's presence leases (connection ids, and ``hb`` for Heartbeat) scored by deadline (ms)."""
     return f"{_tag(uid)}:cl"
 
+
 def session_groups(uid: int | str, sid: str) -> str:
     """Set: hub groups a session has joined (rejoined on reconnect)."""
     return f"{_tag(uid)}:g:{sid}"
+
 
 def negotiation(uid: int | str, token_digest: str) -> str:
     """String: a negotiated hub connection token's session and connection id, until its WebSocket arrives."""
     return f"{_tag(uid)}:n:{token_digest}"
 
+
 def presence() -> str:
     """Sorted set: online user ids scored by the time they stay online until (ms)."""
     return f"{auth_settings.REDIS_KEY_PREFIX}:{{presence}}"
+
 
 def presence_names() -> str:
     """Hash: display names of the users in :func:`presence` (same hash tag, one Cluster slot)."""
