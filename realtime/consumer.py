@@ -41,6 +41,18 @@ class HubConsumer(HubMethods, AsyncConsumer):
 
     principal: HubPrincipal
 
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        # Work that sends channel-layer messages on the way out runs after this
+        # consumer's own channel receive is cancelled: channels-redis shares one
+        # blocking pop per process, and a pop cancelled mid-flight loses the
+        # message it carried (which may be for another connection).
+        self.after_stop: list[Any] = []
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            for job in self.after_stop:
+                await job()
+
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         self.principal = self.scope["hub"]
         self.connection_id = self.scope["hub_connection_id"]
@@ -51,13 +63,15 @@ class HubConsumer(HubMethods, AsyncConsumer):
         self.wake = asyncio.Event()
         self.timer: asyncio.Task[None] | None = None
         try:
-            for group in (session_group(self.principal.sid), user_group(self.principal.uid), presence_group()):
+            for group in (session_group(self.principal.sid), user_group(self.principal.uid)):
                 await self._join(group)
             # Re-check now that the session's group is joined: a revoke between
             # the middleware's check and the join would otherwise go unheard.
             await check_session(self.principal)
             for name in await presence.register(self.principal, self.connection_id):
                 await self._join(app_group(name))
+            # Joined after registering, so a connection does not hear its own arrival.
+            await self._join(presence_group())
         except (AuthError, *REDIS_ERRORS) as e:
             security_log.event(
                 "hub.refused", reason=getattr(e, "code", "store_unavailable"), user_id=self.principal.uid,
@@ -256,6 +270,7 @@ class HubConsumer(HubMethods, AsyncConsumer):
             self.timer.cancel()
         await self._leave_groups()
         try:
-            await presence.unregister(self.principal, self.connection_id)
+            if await presence.unregister(self.principal, self.connection_id):
+                self.after_stop.append(lambda: presence.announce_offline(self.principal))
         except StoreUnavailable:
             log.warning("hub: could not unregister connection %s (its lease lapses)", self.connection_id)

@@ -111,22 +111,30 @@ async def _renew(p: HubPrincipal, member: str, sid: str, lease_ms: int) -> None:
     await _mark_online(p, int(float(_s(top))))
 
 
-async def unregister(p: HubPrincipal, connection_id: str) -> None:
-    """Forget a closed connection; the user goes offline if no lease is left."""
+async def unregister(p: HubPrincipal, connection_id: str) -> bool:
+    """Forget a closed connection; True if that took the user offline (announce with :func:`announce_offline`).
+
+    The caller announces once its own channel-layer receive has stopped: a
+    receive cancelled mid-pop would swallow a message sent just before.
+    """
     r = get_async_redis()
     now = now_ms()
     with _guard():
         top = int(float(_s(await r.eval(lua.UNREGISTER, 2, keys.connections(p.uid), keys.connection_leases(p.uid), now, connection_id))))
         if top > now:
-            return
+            return False
         removed = int(await r.eval(lua.SET_OFFLINE, 2, keys.presence(), keys.presence_names(), p.uid))
         # Re-read: a connection may have registered between the two scripts (they
         # are on different Cluster slots, so they cannot be one script).
         again = int(float(_s(await r.eval(lua.LATEST, 1, keys.connection_leases(p.uid), now_ms()))))
     if again > now:
         await _mark_online(p, again)
-    elif removed:
-        await _announce(p.uid, p.name, False)
+        return False
+    return bool(removed)
+
+
+async def announce_offline(p: HubPrincipal) -> None:
+    await _announce(p.uid, p.name, False)
 
 
 async def sweep(*, force: bool = False) -> list[int]:

@@ -96,8 +96,8 @@ def close(error: str | None = None, *, allow_reconnect: bool = False) -> str:
     msg: dict[str, Any] = {"type": CLOSE}
     if error:
         msg["error"] = error
-    if allow_reconnect:
-        msg["allowReconnect"] = True
+    # Optional in the spec (absent means false); always sent so clients need no default.
+    msg["allowReconnect"] = allow_reconnect
     return encode(msg)
 
 
