@@ -13,6 +13,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from sessions_core.redis_urls import cache_config, channel_layer_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -32,6 +34,9 @@ ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,l
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# channels-redis cannot use Redis Cluster: with a redis+cluster:// REDIS_URL the channel
+# layer needs its own plain or Sentinel Redis here (see sessions_core/redis_urls.py).
+CHANNEL_REDIS_URL = os.environ.get("CHANNEL_REDIS_URL") or REDIS_URL
 
 INSTALLED_APPS = [
     "daphne",
@@ -100,21 +105,9 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 AUTH_USER_MODEL = "sessions_core.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {
-    "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": "authsite",
-        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
-    }
-}
+CACHES = {"default": cache_config(REDIS_URL, key_prefix="authsite", timeout=2)}
 
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "authsite:chan"},
-    }
-}
+CHANNEL_LAYERS = {"default": channel_layer_config(CHANNEL_REDIS_URL, prefix="authsite:chan")}
 
 # Django's own session framework serves the admin only: its cookie is scoped to
 # /admin/ and never meets the site's session token.
@@ -134,6 +127,13 @@ CSRF_FAILURE_VIEW = "sessions_core.views.errors.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# HTTPS enforcement for deployments (all off by default for `make run` on plain HTTP);
+# health probes and the metrics scrape come over the internal network, unredirected.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 if env_bool("SECURE_PROXY_SSL", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
@@ -163,6 +163,7 @@ AUTHSITE: dict[str, object] = {
     "DISCORD_CLIENT_SECRET": os.environ.get("DISCORD_CLIENT_SECRET", ""),
     "PLAYFAB_TITLE_ID": os.environ.get("PLAYFAB_TITLE_ID", ""),
     "PLAYFAB_SECRET_KEY": os.environ.get("PLAYFAB_SECRET_KEY", ""),
+    "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
 }
 
 # Operations and test hooks: lifetimes a subprocess server can be started with

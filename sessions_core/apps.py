@@ -8,3 +8,4 @@ class SessionsCoreConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers system checks)
+        from . import metrics  # noqa: F401  (connects metric receivers)

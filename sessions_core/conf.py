@@ -60,6 +60,14 @@ DEFAULTS: dict[str, Any] = {
     "PROVIDER_TIMEOUT": 5.0,
     "PROVIDER_RETRIES": 2,
     "FAKE_PROVIDERS": None,  # None: on when DEBUG and no Discord credentials.
+    # Operations. /metrics answers requests from these networks
+    # (not through a proxy), or carrying ``Authorization: Bearer <METRICS_TOKEN>``.
+    "METRICS_TOKEN": "",
+    "METRICS_ALLOWED_NETS": ["127.0.0.0/8", "::1/128"],
+    # `check --deploy` warns when the newest signing key is older than this.
+    "SIGNING_KEY_MAX_AGE": timedelta(days=90),
+    # `purge_expired_sessions` deletes rows this long after expiry or revocation.
+    "SESSION_RETENTION": timedelta(days=30),
     # Realtime hub (realtime/). Keep-alive as in the SignalR protocol's defaults:
     # the server pings every 15 s; a client silent for 30 s is gone.
     "HUB_PING_INTERVAL": timedelta(seconds=15),

@@ -15,7 +15,7 @@ from asgiref.sync import markcoroutinefunction, sync_to_async
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponseBase
 
-from . import keys, store
+from . import keys, metrics, store
 from .conf import SESSION_COOKIE
 from .errors import AuthError, NotAuthenticated, SessionRevoked, StoreUnavailable, TokenInvalid
 from .services import session_flush_activity, session_rehydrate
@@ -54,6 +54,7 @@ async def _claims(token: str) -> SessionClaims:
         return read_session_token(await keys.aget_keyring(), token, now=time.time())
 
 
+@metrics.timed_validate
 async def authenticate_session_token(token: str) -> tuple[SessionClaims, store.Validated]:
     """Verify a session token and its session; raises an ``AuthError`` saying why not."""
     claims = await _claims(token)

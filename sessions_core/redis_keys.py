@@ -65,3 +65,13 @@ def presence() -> str:
 def presence_names() -> str:
     """Hash: display names of the users in :func:`presence` (same hash tag, one Cluster slot)."""
     return f"{auth_settings.REDIS_KEY_PREFIX}:{{presence}}:n"
+
+
+def _glob_escape(text: str) -> str:
+    """Escape Redis glob metacharacters (``* ? [ ] \\``) so a prefix matches literally."""
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
+
+
+def session_pattern() -> str:
+    """SCAN MATCH pattern for every session hash of this deployment (any user)."""
+    return f"{_glob_escape(auth_settings.REDIS_KEY_PREFIX)}:{{u*}}:s:*"

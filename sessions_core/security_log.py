@@ -10,6 +10,8 @@ import logging
 import time
 from typing import Any
 
+from .signals import security_event
+
 logger = logging.getLogger("authsite.security")
 
 _FORBIDDEN = ("token", "secret", "ticket", "password", "cookie")
@@ -21,6 +23,7 @@ def event(name: str, **fields: Any) -> None:
         if any(bad in key.lower() for bad in _FORBIDDEN):
             raise ValueError(f"security_log field {key!r} looks like a secret; log an id instead")
     logger.info(name, extra={"event": name, "fields": fields})
+    security_event.send(sender=None, name=name, fields=fields)
 
 
 class JsonFormatter(logging.Formatter):

@@ -4,3 +4,7 @@ from django.dispatch import Signal
 # Sent after a session is revoked (any reason), once the store reflects it.
 # kwargs: uid (int), sid (str, hex), reason (str).
 session_revoked = Signal()
+
+# Sent for every security-log event after it is logged (metrics count these).
+# kwargs: name (str), fields (dict of ids and reasons; never a secret).
+security_event = Signal()

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from . import metrics
 from .views import api
 
 urlpatterns = [
@@ -14,4 +15,5 @@ urlpatterns = [
     path(".well-known/jwks.json", api.jwks, name="jwks"),
     path("healthz", api.healthz, name="healthz"),
     path("readyz", api.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
 ]

@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from .. import security_log, store
+from .. import metrics, security_log, store
 from ..conf import auth_settings
 from ..errors import RefreshInvalid, RefreshReused, SessionExpired, SessionRevoked
 from ..models import AuthSession, RevokeReason, SessionEvent, SessionState
@@ -79,6 +79,7 @@ def _is_ancestor(parts: RefreshParts, row: AuthSession) -> bool:
     return refresh_matches(cur.secret, row.refresh_hash)
 
 
+@metrics.timed_refresh
 def session_refresh(*, refresh_token: str, ip: str | None = None) -> RefreshOutcome:
     """Rotate a refresh token; raises ``RefreshInvalid``, ``RefreshReused``, ``SessionRevoked``,
     ``SessionExpired`` or ``StoreUnavailable`` (then nothing changed)."""
