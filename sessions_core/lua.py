@@ -1,23 +1,26 @@
 """Redis scripts: each state change that spans keys runs atomically in one script.
 
 Every script touches keys of one user only (one hash tag, one Cluster slot).
-Session hash fields: uid, st (a|r), rr (revoke reason), exp/abs (idle and
-absolute expiry, ms), tv (token version), la (last active, ms), fl (last flushed
-to SQL, ms), cur/prev (refresh HMACs), gen, rot (last rotation, ms), un/dn/av/pf
-(username, display name, avatar, PlayFab id).
+Session hash fields (all values <= 64 bytes, so Redis keeps the hash in its
+compact listpack encoding): st (a|r), rr (revoke reason), exp/abs (idle and
+absolute expiry, ms), tv (token version the session was made with), la (last
+active, ms), fl (last flushed to SQL, ms), cur/prev (refresh HMACs), gen, rot
+(last rotation, ms). User hash fields (one per user, shared by their sessions):
+tv (current token version), un/dn/av/pf (username, display name, avatar URL,
+PlayFab id) -- the user fields a page needs, so the hot path never asks SQL.
 """
 
 # KEYS: session, user, user_sessions. ARGV: now_ms, flush_interval_ms, sid.
 # One round trip authenticates a request and records its activity.
 VALIDATE = """
-local f = redis.call('HMGET', KEYS[1], 'st', 'exp', 'abs', 'tv', 'fl', 'rr', 'un', 'dn', 'av', 'pf')
+local f = redis.call('HMGET', KEYS[1], 'st', 'exp', 'abs', 'tv', 'fl', 'rr')
 if not f[1] then return {'miss'} end
-local utv = redis.call('HGET', KEYS[2], 'tv')
-if not utv then return {'miss'} end
+local u = redis.call('HMGET', KEYS[2], 'tv', 'un', 'dn', 'av', 'pf')
+if not u[1] then return {'miss'} end
 if f[1] ~= 'a' then return {'revoked', f[6] or ''} end
 local now = tonumber(ARGV[1])
 if now >= tonumber(f[2]) or now >= tonumber(f[3]) then return {'expired', ''} end
-if tonumber(f[4]) < tonumber(utv) then return {'revoked', 'token_version'} end
+if tonumber(f[4]) < tonumber(u[1]) then return {'revoked', 'token_version'} end
 redis.call('HSET', KEYS[1], 'la', ARGV[1])
 redis.call('ZADD', KEYS[3], now, ARGV[3])
 local flush = '0'
@@ -25,7 +28,7 @@ if now - tonumber(f[5] or '0') >= tonumber(ARGV[2]) then
   redis.call('HSET', KEYS[1], 'fl', ARGV[1])
   flush = '1'
 end
-return {'ok', flush, f[2], f[3], f[7] or '', f[8] or '', f[9] or '', f[10] or '', f[4]}
+return {'ok', flush, f[2], f[3], u[2] or '', u[3] or '', u[4] or '', u[5] or '', f[4]}
 """
 
 # KEYS: session, user, blacklist(jti). ARGV: now_s.
@@ -43,27 +46,35 @@ if tonumber(f[4]) < tonumber(utv) then return {'revoked', 'token_version'} end
 return {'ok', f[4], utv}
 """
 
-# KEYS: session, user, user_sessions. ARGV: pexpireat_ms, user_tv, user_ttl_ms, then field/value pairs.
-# Rehydration from SQL: writes only what is absent, so it never overwrites a
-# newer state a concurrent request already put there.
+# KEYS: session, user, user_sessions. ARGV: pexpireat_ms, user_ttl_ms, sid,
+# n (number of session field/value pairs), the session pairs, then user pairs.
+# Rehydration from SQL: the session is written only if absent, so a newer state
+# a concurrent request put there is never overwritten; the user's fields are
+# SQL's, except that the token version never goes down.
 LOAD = """
+local n = tonumber(ARGV[4])
 local created = 0
 if redis.call('EXISTS', KEYS[1]) == 0 then
   local fields = {}
-  for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+  for i = 5, 4 + 2 * n do fields[#fields + 1] = ARGV[i] end
   redis.call('HSET', KEYS[1], unpack(fields))
   redis.call('PEXPIREAT', KEYS[1], ARGV[1])
   created = 1
   if redis.call('HGET', KEYS[1], 'st') == 'a' then
-    redis.call('ZADD', KEYS[3], tonumber(redis.call('HGET', KEYS[1], 'la')), redis.call('HGET', KEYS[1], 'sid'))
+    redis.call('ZADD', KEYS[3], tonumber(redis.call('HGET', KEYS[1], 'la')), ARGV[3])
   end
 end
-local cur = redis.call('HGET', KEYS[2], 'tv')
-if (not cur) or tonumber(cur) < tonumber(ARGV[2]) then
-  redis.call('HSET', KEYS[2], 'tv', ARGV[2])
+for i = 5 + 2 * n, #ARGV, 2 do
+  local k, v = ARGV[i], ARGV[i + 1]
+  if k == 'tv' then
+    local cur = redis.call('HGET', KEYS[2], 'tv')
+    if (not cur) or tonumber(cur) < tonumber(v) then redis.call('HSET', KEYS[2], 'tv', v) end
+  else
+    redis.call('HSET', KEYS[2], k, v)
+  end
 end
-if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
-if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[3], ARGV[3]) end
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[3], ARGV[2]) end
 return created
 """
 

@@ -49,11 +49,10 @@ def sessions_of_user(*, uid: int, current_sid: str | None = None) -> list[dict[s
         )
     )
     seen = store.last_active(uid, [r.id.hex for r in rows])
-    out = []
+    out: list[tuple[int, dict[str, Any]]] = []
     for r in rows:
         la = max(seen.get(r.id.hex, 0), int(r.last_active_at.timestamp() * 1000))
-        out.append(
-            {
+        out.append((la, {
                 "id": r.id.hex,
                 "device": r.user_agent,
                 "ip": r.ip,
@@ -61,10 +60,6 @@ def sessions_of_user(*, uid: int, current_sid: str | None = None) -> list[dict[s
                 "last_active_at": _iso_ms(la),
                 "expires_at": r.expires_at.isoformat(),
                 "current": r.id.hex == current_sid,
-                "_la": la,
-            }
-        )
-    out.sort(key=lambda d: d["_la"], reverse=True)
-    for d in out:
-        del d["_la"]
-    return out
+            }))
+    out.sort(key=lambda pair: pair[0], reverse=True)
+    return [d for _, d in out]

@@ -7,6 +7,7 @@ here swallows a failed write.
 """
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,9 +15,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import lua, redis_keys as keys
+from .autopipeline import run_script
 from .conf import auth_settings
 from .errors import SessionExpired, SessionRevoked, StoreUnavailable
 from .redis_client import REDIS_ERRORS, get_async_redis, get_redis
+
+
+_DISCORD_AVATAR = re.compile(r"^https://cdn\.discordapp\.com/avatars/(\d{1,20})/((?:a_)?[0-9a-f]{32})\.png$")
+
+
+def pack_avatar(url: str) -> str:
+    """Discord CDN avatar URLs shrink to ``id/hash`` (<= 64 bytes keeps the user hash compact)."""
+    m = _DISCORD_AVATAR.match(url)
+    return f"~{m.group(1)}/{m.group(2)}" if m else url
+
+
+def unpack_avatar(value: str) -> str:
+    if value.startswith("~"):
+        return f"https://cdn.discordapp.com/avatars/{value[1:]}.png"
+    return value
 
 
 def now_ms() -> int:
@@ -58,12 +75,19 @@ class SessionRecord:
     playfab_id: str
 
     def fields(self) -> dict[str, str | int]:
+        """The session hash (values kept <= 64 bytes: Redis's compact encoding)."""
         return {
-            "uid": self.uid, "sid": self.sid, "st": "a" if self.active else "r", "rr": self.revoke_reason,
+            "st": "a" if self.active else "r", "rr": self.revoke_reason,
             "exp": self.expires_ms, "abs": self.absolute_ms, "tv": self.token_version,
             "la": self.last_active_ms, "fl": self.last_active_ms, "cur": self.refresh_hash,
             "prev": self.refresh_prev_hash, "gen": self.generation, "rot": self.rotated_ms,
-            "un": self.username, "dn": self.display_name, "av": self.avatar_url, "pf": self.playfab_id,
+        }
+
+    def user_fields(self) -> dict[str, str | int]:
+        """The user hash, shared by the user's sessions."""
+        return {
+            "tv": self.user_token_version, "un": self.username, "dn": self.display_name,
+            "av": pack_avatar(self.avatar_url), "pf": self.playfab_id,
         }
 
     def pexpireat(self) -> int:
@@ -108,8 +132,8 @@ async def avalidate(uid: int, sid: str) -> Validated | None:
     r = get_async_redis()
     flush_ms = int(auth_settings.ACTIVITY_FLUSH_INTERVAL.total_seconds() * 1000)
     try:
-        res = await r.eval(
-            lua.VALIDATE, 3, keys.session(uid, sid), keys.user(uid), keys.user_sessions(uid), now_ms(), flush_ms, sid
+        res = await run_script(
+            r, lua.VALIDATE, 3, keys.session(uid, sid), keys.user(uid), keys.user_sessions(uid), now_ms(), flush_ms, sid
         )
     except REDIS_ERRORS as e:
         raise StoreUnavailable() from e
@@ -120,7 +144,7 @@ async def avalidate(uid: int, sid: str) -> Validated | None:
         raise_for(status, _s(res[1]))
     return Validated(
         uid=uid, sid=sid, flush_due=_s(res[1]) == "1", expires_ms=int(res[2]), absolute_ms=int(res[3]),
-        username=_s(res[4]), display_name=_s(res[5]), avatar_url=_s(res[6]), playfab_id=_s(res[7]),
+        username=_s(res[4]), display_name=_s(res[5]), avatar_url=unpack_avatar(_s(res[6])), playfab_id=_s(res[7]),
         token_version=int(res[8]),
     )
 
@@ -129,8 +153,8 @@ async def acheck_access(uid: int, sid: str, jti: str, token_version: int) -> boo
     """Handshake check for an access token: True if good, ``None`` on a miss; raises if refused."""
     r = get_async_redis()
     try:
-        res = await r.eval(
-            lua.CHECK_ACCESS, 3, keys.session(uid, sid), keys.user(uid), keys.blacklist(uid, jti), int(time.time())
+        res = await run_script(
+            r, lua.CHECK_ACCESS, 3, keys.session(uid, sid), keys.user(uid), keys.blacklist(uid, jti), int(time.time())
         )
     except REDIS_ERRORS as e:
         raise StoreUnavailable() from e
@@ -150,15 +174,19 @@ async def acheck_access(uid: int, sid: str, jti: str, token_version: int) -> boo
 
 
 def load(record: SessionRecord) -> bool:
-    """Write a session rebuilt from SQL unless Redis already has one; True if written."""
+    """Write a session rebuilt from SQL unless Redis already has one; True if written.
+
+    The user's fields (name, avatar, PlayFab id, token version) are refreshed either way.
+    """
     r = get_redis()
-    fields: list[str | int] = []
-    for k, v in record.fields().items():
-        fields += [k, v]
+    session_fields = record.fields()
+    args: list[str | int] = [record.pexpireat(), _user_ttl_ms(), record.sid, len(session_fields)]
+    for k, v in [*session_fields.items(), *record.user_fields().items()]:
+        args += [k, v]
     with _guard():
         created = r.eval(
             lua.LOAD, 3, keys.session(record.uid, record.sid), keys.user(record.uid), keys.user_sessions(record.uid),
-            record.pexpireat(), record.user_token_version, _user_ttl_ms(), *fields,
+            *args,
         )
     return bool(created)
 

@@ -127,3 +127,16 @@ def test_a_key_rotated_by_another_process_is_picked_up_for_unknown_kids(user):
     )
     client.cookies[SESSION_COOKIE] = token
     assert post(client, "/auth/validate").json()["refreshed"] is False
+
+
+def test_discord_avatar_urls_round_trip_through_the_compact_redis_form(user):
+    from sessions_core.store import pack_avatar, unpack_avatar
+
+    url = "https://cdn.discordapp.com/avatars/123456789012345678/a_0123456789abcdef0123456789abcdef.png"
+    assert len(pack_avatar(url)) <= 64 and unpack_avatar(pack_avatar(url)) == url
+    other = "https://example.com/me.png"
+    assert pack_avatar(other) == other and unpack_avatar(other) == other
+    user.avatar_url = url
+    user.save()
+    client, _ = sign_in(user)
+    assert post(client, "/auth/validate").json()["user"]["avatar_url"] == url
