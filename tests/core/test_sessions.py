@@ -140,3 +140,25 @@ def test_discord_avatar_urls_round_trip_through_the_compact_redis_form(user):
     user.save()
     client, _ = sign_in(user)
     assert post(client, "/auth/validate").json()["user"]["avatar_url"] == url
+
+
+def test_activity_reaches_redis_on_every_call_and_sql_at_most_once_a_minute(user):
+    from sessions_core import redis_keys
+    from sessions_core.redis_client import get_redis
+
+    client, issued = sign_in(user)
+    r = get_redis()
+    key = redis_keys.session(user.pk, issued.session_id)
+    created = AuthSession.objects.get(pk=issued.session_id).last_active_at
+    seen = []
+    for _ in range(3):
+        assert post(client, "/auth/activity").status_code == 200
+        seen.append(int(r.hget(key, "la")))
+    assert seen == sorted(seen) and seen[-1] > int(created.timestamp() * 1000)
+    assert AuthSession.objects.get(pk=issued.session_id).last_active_at == created  # flushed < 1 min ago
+    r.hset(key, "fl", int(r.hget(key, "fl")) - 61_000)  # the last flush was over a minute ago
+    post(client, "/auth/activity")
+    flushed = AuthSession.objects.get(pk=issued.session_id).last_active_at
+    assert flushed > created
+    post(client, "/auth/activity")
+    assert AuthSession.objects.get(pk=issued.session_id).last_active_at == flushed
