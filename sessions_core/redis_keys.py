@@ -75,3 +75,13 @@ def _glob_escape(text: str) -> str:
 def session_pattern() -> str:
     """SCAN MATCH pattern for every session hash of this deployment (any user)."""
     return f"{_glob_escape(auth_settings.REDIS_KEY_PREFIX)}:{{u*}}:s:*"
+
+
+def session_key_ids(key: str | bytes) -> tuple[int, str] | None:
+    """(uid, sid) of a :func:`session` key (as SCAN returns it), or ``None`` if it is not one."""
+    text = key.decode() if isinstance(key, bytes) else key
+    head, sep, sid = text.rpartition("}:s:")
+    tag = head.rpartition(":{u")[2]
+    if not sep or not tag.isdigit() or not sid:
+        return None
+    return int(tag), sid

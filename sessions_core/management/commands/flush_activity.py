@@ -4,7 +4,7 @@ Requests record activity in Redis on every call and the middleware flushes it to
 SQL at most once a minute per session; this command flushes every session at
 once (before a planned Redis maintenance, or from cron as a backstop). It walks
 the session hashes with SCAN (never KEYS; on a Redis Cluster, every master), reads
-each one's ``la`` and writes it through ``session_flush_activity``, which never
+each one's ``la`` (the session id comes from the key name) and writes it through ``session_flush_activity``, which never
 moves a time backwards. Only sessions whose Redis time is newer are written.
 """
 from __future__ import annotations
@@ -58,13 +58,14 @@ class Command(BaseCommand):
             for batch in _batches(keys_iter, size):
                 pipe = r.pipeline(transaction=False)
                 for key in batch:
-                    pipe.hmget(key, ["sid", "la", "st"])
+                    pipe.hmget(key, ["la", "st"])
                 seen: dict[uuid.UUID, int] = {}
-                for sid, la, st in pipe.execute():
-                    if sid is None or la is None or _text(st) != "a":
+                for key, (la, st) in zip(batch, pipe.execute()):
+                    ids = redis_keys.session_key_ids(key)
+                    if ids is None or la is None or _text(st) != "a":
                         continue
                     try:
-                        seen[uuid.UUID(hex=_text(sid))] = int(la)
+                        seen[uuid.UUID(hex=ids[1])] = int(la)
                     except ValueError:
                         continue
                 scanned += len(batch)

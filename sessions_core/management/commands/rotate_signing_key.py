@@ -18,12 +18,9 @@ from django.utils import timezone
 from sessions_core import keys
 from sessions_core.conf import auth_settings
 from sessions_core.models import SigningKey
+from sessions_core.report import human
 
 from ._common import write_json
-
-
-def _minutes(delta: timedelta) -> str:
-    return f"{delta.total_seconds() / 60:g} min"
 
 
 class Command(BaseCommand):
@@ -78,11 +75,11 @@ class Command(BaseCommand):
                 f"{k['verifies_until']:%Y-%m-%d %H:%M:%S} UTC, then is dropped from the key ring and the JWKS."
             )
         self.stdout.write(
-            f"Why that long: the longest token lifetime is {_minutes(grace)} (session token "
-            f"{_minutes(auth_settings.SESSION_TOKEN_TTL)}, access token {_minutes(auth_settings.ACCESS_TOKEN_TTL)}), "
+            f"Why that long: the longest token lifetime is {human(grace)} (session token "
+            f"{human(auth_settings.SESSION_TOKEN_TTL)}, access token {human(auth_settings.ACCESS_TOKEN_TTL)}), "
             "so every token the old key signed has expired by then and nobody is signed out."
         )
         self.stdout.write(
-            f"Other worker processes switch to the new key within {_minutes(auth_settings.KEY_CACHE_TTL)} "
+            f"Other worker processes switch to the new key within {human(auth_settings.KEY_CACHE_TTL)} "
             "(at once when they meet a token signed by it)."
         )
