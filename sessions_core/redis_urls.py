@@ -116,20 +116,29 @@ def cache_config(url: str, *, key_prefix: str, timeout: float = 2.0) -> dict[str
     }
 
 
+# channels-redis waits for messages with BZPOPMIN for 5 s, and redis-py's default
+# socket timeout is also 5 s: the read can time out just as the server answers,
+# which kills the consumer (and its WebSocket). Give the layer's sockets room.
+CHANNEL_SOCKET_TIMEOUT = 15.0
+
+
 def channel_layer_config(url: str, *, prefix: str) -> dict[str, Any]:
     """A channels-redis ``CHANNEL_LAYERS`` entry; raises ``ImproperlyConfigured`` for a Cluster URL."""
     target = parse(url)
-    host: str | dict[str, Any]
+    host: dict[str, Any]
     if target.kind == CLUSTER:
         raise ImproperlyConfigured(
             "channels-redis cannot use Redis Cluster. Set CHANNEL_REDIS_URL to a plain or "
             "redis+sentinel:// URL for the channel layer (the session store and cache may stay on the cluster)."
         )
     if target.kind == SENTINEL:
-        host = {"sentinels": list(target.hosts), "master_name": target.service, "db": target.db}
+        host = {
+            "sentinels": list(target.hosts), "master_name": target.service, "db": target.db,
+            "socket_timeout": CHANNEL_SOCKET_TIMEOUT,
+        }
         if target.password:
             host["password"] = target.password
             host["sentinel_kwargs"] = {"password": target.password}
     else:
-        host = url
+        host = {"address": url, "socket_timeout": CHANNEL_SOCKET_TIMEOUT}
     return {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [host], "prefix": prefix}}
