@@ -68,6 +68,25 @@ DEFAULTS: dict[str, Any] = {
     "SIGNING_KEY_MAX_AGE": timedelta(days=90),
     # `purge_expired_sessions` deletes rows this long after expiry or revocation.
     "SESSION_RETENTION": timedelta(days=30),
+    # The redirect URI registered with Discord; empty: <origin>/auth/discord/callback
+    # built from the request (set it when a proxy hides the public origin).
+    "DISCORD_REDIRECT_URI": "",
+    "DISCORD_SCOPES": "identify",
+    # A pending sign-in (state, PKCE verifier, next) lives this long, used once.
+    "OAUTH_STATE_TTL": timedelta(minutes=10),
+    # Seconds one sign-in may spend on provider calls in all (retries and waits
+    # included), so the callback page never hangs.
+    "PROVIDER_BUDGET": 10.0,
+    # The longest Retry-After the server waits out itself; a longer one ends the
+    # attempt at once, with the hint on the error page.
+    "PROVIDER_RETRY_AFTER_MAX": 5.0,
+    # First back-off (seconds) after a 5xx or network error without Retry-After; doubles.
+    "PROVIDER_BACKOFF": 0.5,
+    # PlayFab session tickets last 24 h; a refresh renews one with less than this left.
+    "PLAYFAB_TICKET_TTL": timedelta(hours=24),
+    "PLAYFAB_RENEW_BEFORE": timedelta(hours=1),
+    # Seconds a refresh may spend renewing the ticket (it answers either way).
+    "PLAYFAB_RENEW_BUDGET": 3.0,
     # Realtime hub (realtime/). Keep-alive as in the SignalR protocol's defaults:
     # the server pings every 15 s; a client silent for 30 s is gone.
     "HUB_PING_INTERVAL": timedelta(seconds=15),

@@ -131,3 +131,41 @@ class ProviderError(AuthError):
     status = 502
     detail = "The sign-in provider failed."
     retry_after: int | None = None
+
+
+class ProviderUnavailable(ProviderError):
+    """A provider timed out, failed (5xx) or throttled (429) past the retry budget: retry later."""
+
+    code = "provider_unavailable"
+    status = 503
+    detail = "The sign-in provider is unavailable right now; nothing was changed. Try again shortly."
+
+    def __init__(self, detail: str | None = None, *, code: str | None = None, retry_after: int | None = None) -> None:
+        super().__init__(detail, code=code)
+        self.retry_after = max(1, int(retry_after)) if retry_after else None
+
+
+class ProviderDenied(ProviderError):
+    """The user declined on the provider's consent page (RFC 6749 section 4.1.2.1, ``access_denied``)."""
+
+    code = "discord_denied"
+    status = 403
+    detail = "Sign-in was cancelled on Discord; nothing was changed."
+
+
+class OAuthStateInvalid(AuthError):
+    """The OAuth ``state`` is missing, unknown, used, expired or from another browser."""
+
+    code = "oauth_state_invalid"
+    status = 400
+    detail = (
+        "This sign-in attempt is no longer valid (it was already used, it expired, "
+        "or it was started in another browser). Start again."
+    )
+
+
+class NextInvalid(BadRequest):
+    """``next`` is not a path on this site (open-redirect guard)."""
+
+    code = "next_invalid"
+    detail = "The page to return to after signing in must be a page of this site."

@@ -57,6 +57,19 @@ def negotiation(uid: int | str, token_digest: str) -> str:
     return f"{_tag(uid)}:n:{token_digest}"
 
 
+def oauth_state(state_digest: str) -> str:
+    """String (JSON, TTL ``OAUTH_STATE_TTL``): one pending Discord sign-in, taken once with GETDEL.
+
+    Keyed by a digest of ``state``; there is no user yet, so no hash tag (single-key commands only).
+    """
+    return f"{auth_settings.REDIS_KEY_PREFIX}:oauth:{state_digest}"
+
+
+def dev_provider(kind: str, digest: str) -> str:
+    """String (TTL): a record of the built-in fake Discord/PlayFab (``kind``: code, token, pf)."""
+    return f"{auth_settings.REDIS_KEY_PREFIX}:dev:{kind}:{digest}"
+
+
 def presence() -> str:
     """Sorted set: online user ids scored by the time they stay online until (ms)."""
     return f"{auth_settings.REDIS_KEY_PREFIX}:{{presence}}"
