@@ -31,6 +31,7 @@ from ..errors import RefreshInvalid, RefreshReused, SessionExpired, SessionRevok
 from ..models import AuthSession, RevokeReason, SessionEvent, SessionState
 from ..tokens import RefreshParts, next_refresh, parse_refresh_token, refresh_hash, refresh_matches
 from .issue import IssuedTokens, ms, record_for, tokens_for
+from .playfab_renewal import playfab_renew_if_due
 from .sessions import session_revoke
 
 
@@ -122,6 +123,8 @@ def session_refresh(*, refresh_token: str, ip: str | None = None) -> RefreshOutc
                 absolute_ms=ms(row.absolute_expires_at),
             )
             security_log.event("refresh.rotated", user_id=row.user_id, session_id=parts.sid, ip=ip)
+            # Renews the PlayFab ticket when due; never raises for PlayFab trouble (DESIGN.md).
+            playfab_renew_if_due(session=row)
             return RefreshOutcome(tokens=tokens_for(row, row.user, successor), kind="rotated")
         # Lost the race: fall through with the winner's state.
         _ensure_live(row)
