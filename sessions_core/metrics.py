@@ -11,13 +11,15 @@ scraped; open hub connections are a gauge the realtime app moves
 Processes: each worker process serves its own ``/metrics`` (scrape every worker,
 or sum with PromQL). With ``PROMETHEUS_MULTIPROC_DIR`` set in the environment of
 every worker (an empty directory, wiped at deploy), any worker's ``/metrics``
-answers for all of them (prometheus_client's multiprocess mode).
+answers for all of them (prometheus_client's multiprocess mode; a worker's
+live gauges leave the sum when it exits).
 
 Access: loopback (``METRICS_ALLOWED_NETS``) when the request did not come
 through a proxy, or ``Authorization: Bearer <METRICS_TOKEN>`` from anywhere.
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import hmac
 import ipaddress
@@ -31,17 +33,9 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from .conf import auth_settings
@@ -56,7 +50,9 @@ R = TypeVar("R")
 _VALIDATE_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 _REFRESH_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
-SIGNINS = Counter("authsite_signins", "Sign-ins through an identity provider, by outcome.", ["outcome"])
+SIGNINS = Counter(
+    "authsite_signins", "Sign-ins through an identity provider, by outcome (succeeded, failed, refused).", ["outcome"]
+)
 SESSIONS_CREATED = Counter("authsite_sessions_created", "Sessions created (sign-ins and issue_session).")
 REFRESHES = Counter(
     "authsite_refreshes",
@@ -68,6 +64,7 @@ REUSE_DETECTIONS = Counter(
     "authsite_refresh_reuse_detections", "Rotated refresh tokens presented outside the grace window, by cause.", ["cause"]
 )
 REVOCATIONS = Counter("authsite_revocations", "Sessions revoked, by reason.", ["reason"])
+HUB_REFUSED = Counter("authsite_hub_refused", "Hub connections refused at the handshake, by error code.", ["reason"])
 RATELIMIT_HITS = Counter("authsite_ratelimit_hits", "Requests refused by a rate limit, by group.", ["group"])
 SECURITY_EVENTS = Counter("authsite_security_events", "Security-log events, by name.", ["event"])
 HUB_CONNECTIONS = Gauge(
@@ -82,11 +79,20 @@ REFRESH_SECONDS = Histogram("authsite_refresh_seconds", "Time to answer a refres
 # --- instrumentation -------------------------------------------------------------------
 
 
+# Security-log event names of the sign-in flow -> outcome label.
+_SIGNIN_OUTCOMES = {
+    "signin.completed": "succeeded", "signin.succeeded": "succeeded",
+    "signin.failed": "failed", "signin.refused": "refused",
+}
+
+
 @receiver(security_event, dispatch_uid="authsite.metrics.security_event")
 def _on_security_event(sender: Any, name: str, fields: dict[str, Any], **kwargs: Any) -> None:
     SECURITY_EVENTS.labels(event=name).inc()
-    if name in ("signin.succeeded", "signin.failed"):
-        SIGNINS.labels(outcome=name.split(".", 1)[1]).inc()
+    if name in _SIGNIN_OUTCOMES:
+        SIGNINS.labels(outcome=_SIGNIN_OUTCOMES[name]).inc()
+    elif name == "hub.refused":
+        HUB_REFUSED.labels(reason=str(fields.get("reason") or "unknown")).inc()
     elif name == "session.created":
         SESSIONS_CREATED.inc()
     elif name == "refresh.rotated":
@@ -169,6 +175,11 @@ class ActiveSessionsCollector(Collector):
 _ACTIVE_SESSIONS = ActiveSessionsCollector()
 REGISTRY.register(_ACTIVE_SESSIONS)
 
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # A worker that exits cleanly stops counting towards the live gauges (a crashed
+    # one counts until the directory is wiped, which deploys do).
+    atexit.register(multiprocess.mark_process_dead, os.getpid())
+
 
 def registry() -> CollectorRegistry:
     """The registry a scrape reads: this process's, or every worker's in multiprocess mode."""
@@ -216,6 +227,8 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
             status=403,
         )
     else:
-        resp = HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)
+        # Prometheus text format, or OpenMetrics when the scraper asks for it.
+        encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+        resp = HttpResponse(encode(registry()), content_type=content_type)
     resp["Cache-Control"] = "no-store"
     return resp

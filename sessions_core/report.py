@@ -125,8 +125,12 @@ class Probe:
         """How many WebSocket routes the ASGI app mounts (0: no realtime hub)."""
         from realtime.routing import websocket_application
 
-        app = websocket_application()
-        return len(getattr(app, "routes", []) or [])
+        app: Any = websocket_application()
+        for _ in range(10):  # unwrap middleware (each keeps the wrapped app as ``inner``)
+            if hasattr(app, "routes"):
+                return len(app.routes or [])
+            app = getattr(app, "inner", None)
+        return 0
 
     @cached_property
     def js_sources(self) -> dict[str, str]:

@@ -86,7 +86,7 @@ def architecture_points(probe: Probe, s: Any) -> list[Point]:
     p: list[Point] = []
     add = p.append
 
-    sec = "1 Initial authentication flow"
+    sec = "1 Initial Authentication Flow"
     add(Point("1.1", sec, "User logs in via Discord OAuth", idp_status(discord),
               idp_now("Discord", discord, "authorization-code flow with state and PKCE (S256) at /auth/discord/login"), idp,
               "adds PKCE and a one-time state; lands through a same-site page so SameSite=Strict cookies arrive"))
@@ -108,7 +108,7 @@ def architecture_points(probe: Probe, s: Any) -> list[Point]:
               "no token is stored, only HMACs of the refresh secret; the PlayFab ticket is encrypted in the SQL row only, never in Redis"
               + ("" if s.SESSION_IDLE_TTL == timedelta(days=3) else f"; idle expiry is {human(s.SESSION_IDLE_TTL)}, not 3 days")))
 
-    sec = "2 Session storage (client)"
+    sec = "2 Session Storage (Client-side)"
     secure_ok = bool(s.COOKIE_SECURE) and s.COOKIE_SAMESITE == "Strict"
     add(Point("2.1", sec, "HttpOnly cookie for the session token, Secure, SameSite=Strict, not readable by JS", _on(secure_ok),
               f"HttpOnly always; Secure {human(bool(s.COOKIE_SECURE))}; SameSite={s.COOKIE_SAMESITE}; refresh cookie scoped to /auth/",
@@ -117,7 +117,7 @@ def architecture_points(probe: Probe, s: Any) -> list[Point]:
     st, now = _js(probe, ("localStorage",), "non-sensitive state and the access token in localStorage/memory")
     add(Point("2.2", sec, "localStorage for non-sensitive data (preferences, UI state, last active, access token)", st, now))
 
-    sec = "3 Session storage (server)"
+    sec = "3 Session Storage (Server-side)"
     add(Point("3.1", sec, "Redis tracks active sessions, keyed by session id", store_status,
               f"one hash per session under the user's hash tag ({redis_desc})", redis_set,
               "key `<prefix>:{u<uid>}:s:<sid>`: all of a user's keys share a Cluster slot"))
@@ -131,7 +131,7 @@ def architecture_points(probe: Probe, s: Any) -> list[Point]:
     add(Point("3.5", sec, "Maintains token validity state", store_status,
               "per-user token version and a jti blacklist in Redis; a Redis miss rehydrates from SQL", redis_set))
 
-    sec = "4 Session refresh logic"
+    sec = "4 Session Refresh Logic"
     st, now = _js(probe, ("/auth/validate",), "each page load validates (refresh-first) before use")
     add(Point("4.1", sec, "Check session validity on each page load", st, now))
     add(Point("4.2", sec, "Valid but nearing expiry (< 24 h): refresh PlayFab, new tokens, update Redis, cookie and SignalR token",
@@ -142,7 +142,7 @@ def architecture_points(probe: Probe, s: Any) -> list[Point]:
     st, now = _js(probe, ("localStorage", "login"), "expired for good: clear storage, close the connection, go to login in every tab")
     add(Point("4.3", sec, "Expired: clear client storage, close SignalR, redirect to login", st, now))
 
-    sec = "5 Activity tracking"
+    sec = "5 Activity Tracking"
     add(Point("5.1", sec, "Update last active on API calls, SignalR messages, UI interactions", store_status,
               "every authenticated call writes it in Redis (same round trip); hub traffic and the heartbeat too",
               {"HEARTBEAT_INTERVAL": human(s.HEARTBEAT_INTERVAL), **redis_set}))
@@ -154,7 +154,7 @@ def architecture_points(probe: Probe, s: Any) -> list[Point]:
     add(Point("5.4", sec, "Token validation includes an activity check", IMPLEMENTED,
               "idle expiry is checked on every validation; unused sessions end", {"SESSION_IDLE_TTL": human(s.SESSION_IDLE_TTL)}))
 
-    sec = "6 SignalR authentication"
+    sec = "6 SignalR Authentication"
     tok_ok, tok_missing = _routes(probe, "/auth/token")
     add(Point("6.1", sec, "accessTokenFactory fetches/refreshes the access token", IMPLEMENTED if tok_ok else MISSING,
               "POST /auth/token mints one for the current session" if tok_ok else tok_missing, {"RATE_TOKEN": str(s.RATE_TOKEN)}))
@@ -167,7 +167,7 @@ def architecture_points(probe: Probe, s: Any) -> list[Point]:
               f"connections in Redis, in-band token renewal, revocations fanned out over {layer_backend}" if hub else "no realtime hub is mounted",
               {"channel layer": layer_backend, "delivers": human(layer_ok)}))
 
-    sec = "7 Multi-tab handling"
+    sec = "7 Multi-tab Handling"
     for ref, point, markers, does in (
         ("7.1", "BroadcastChannel syncs session state", ("BroadcastChannel",), "session state broadcast to every tab"),
         ("7.2", "Share the SignalR connection via a SharedWorker", ("SharedWorker",), "one connection per browser, per-tab fallback"),
@@ -177,7 +177,7 @@ def architecture_points(probe: Probe, s: Any) -> list[Point]:
         st, now = _js(probe, markers, does)
         add(Point(ref, sec, point, st, now, lock_consts if ref == "7.3" else {}))
 
-    sec = "8 Token refresh flow"
+    sec = "8 Token Refresh Flow"
     st, now = _js(probe, ("SharedWorker",), "the worker and tabs schedule refresh before expiry from the server-stated lifetime")
     add(Point("8.1", sec, "Monitored by the shared worker; refresh when the token nears expiry", st, now))
     add(Point("8.2", sec, "Server validates the current session before issuing tokens", IMPLEMENTED,
@@ -189,7 +189,7 @@ def architecture_points(probe: Probe, s: Any) -> list[Point]:
               f"grace window {human(s.REFRESH_GRACE)}: concurrent refreshes get the identical pair" if grace_ok else "grace window off or too long",
               {"REFRESH_GRACE": human(s.REFRESH_GRACE)}))
 
-    sec = "9 Security considerations"
+    sec = "9 Security Considerations"
     add(Point("9.1", sec, "Session token never exposed to JavaScript", IMPLEMENTED, "HttpOnly cookie; never in a response body"))
     add(Point("9.2", sec, "Access token only used for SignalR", IMPLEMENTED, "JWT audience is the hub; HTTP endpoints take only the cookie",
               {"JWT_AUDIENCE": s.JWT_AUDIENCE}))
@@ -204,7 +204,7 @@ def architecture_points(probe: Probe, s: Any) -> list[Point]:
               "" if rl else "rate limits are switched off in this deployment"))
     add(Point("9.7", sec, "Secure token generation", IMPLEMENTED, "secrets module (256-bit refresh secrets), Ed25519 keys"))
 
-    sec = "10 Implementation notes"
+    sec = "10 Implementation Notes"
     add(Point("10.1", sec, "Keep token payload minimal", IMPLEMENTED, "ids, times, token version and the display name only"))
     add(Point("10.2", sec, "Different token formats for different purposes", IMPLEMENTED, "signed string, JWT and opaque refresh token, each with its own salt/audience"))
     age = keys.get("newest_age_days")

@@ -1,0 +1,174 @@
+"""Dockerfile and compose.yaml, checked without a Docker engine: syntax, the rules, and the healthcheck for real."""
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from tests.support.redis_server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+INSTRUCTIONS = {
+    "FROM", "RUN", "CMD", "LABEL", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT", "VOLUME", "USER", "WORKDIR",
+    "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL",
+}
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined and comments dropped."""
+    out: list[tuple[str, str]] = []
+    pending = ""
+    for raw in (ROOT / "Dockerfile").read_text().splitlines():
+        line = raw.strip()
+        if not pending and (not line or line.startswith("#")):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        line = pending + line
+        pending = ""
+        word, _, args = line.partition(" ")
+        out.append((word, args.strip()))
+    assert not pending, "the Dockerfile ends inside a continuation"
+    return out
+
+
+def exec_form(args: str) -> list[str]:
+    value = json.loads(args)
+    assert isinstance(value, list) and value and all(isinstance(v, str) for v in value), args
+    return value
+
+
+def healthcheck_cmd() -> list[str]:
+    args = dict(dockerfile())["HEALTHCHECK"]
+    options, _, cmd = args.partition("CMD ")
+    for opt in options.split():
+        assert re.fullmatch(r"--(interval|timeout|start-period|start-interval|retries)=\w+", opt), opt
+    return exec_form(cmd)
+
+
+def dockerignore() -> list[str]:
+    return [ln.strip() for ln in (ROOT / ".dockerignore").read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+
+
+def test_dockerfile_syntax_and_rules():
+    steps = dockerfile()
+    names = [name for name, _ in steps]
+    assert set(names) <= INSTRUCTIONS, set(names) - INSTRUCTIONS
+    assert all(name.isupper() for name in names)
+    assert steps[0] == ("FROM", "python:3.11-slim")
+    # Non-root: one USER, after every RUN, naming neither root nor uid 0.
+    users = [args for name, args in steps if name == "USER"]
+    assert len(users) == 1 and users[0].split(":")[0] not in {"root", "0"}
+    assert names.index("USER") > max(i for i, n in enumerate(names) if n == "RUN")
+    runs = " && ".join(args for name, args in steps if name == "RUN")
+    assert "pip install ." in runs and "collectstatic --noinput" in runs and "useradd" in runs
+    assert exec_form(dict(steps)["CMD"]) == ["daphne", "-b", "0.0.0.0", "-p", "8000", "authsite.asgi:application"]
+    assert dict(steps)["EXPOSE"] == "8000"
+    check = healthcheck_cmd()
+    assert check[:2] == ["python", "-c"] and "urllib" in check[2] and "/healthz" in check[2]
+    compile(check[2], "HEALTHCHECK", "exec")
+
+
+def test_copied_paths_exist_and_are_not_dockerignored():
+    ignored = dockerignore()
+    for name, args in dockerfile():
+        if name != "COPY":
+            continue
+        *sources, _dest = shlex.split(args)
+        for src in sources:
+            path = src.rstrip("/")
+            assert (ROOT / path).exists(), src
+            assert not any(fnmatch.fnmatch(path, pat.rstrip("/")) for pat in ignored), f"{src} is in .dockerignore"
+    for pattern in (".git", ".venv", "db.sqlite3*", "node_modules"):
+        assert pattern in ignored
+
+
+def substitute(value: str) -> str:
+    """Compose interpolation with defaults (``${X:-d}`` -> d, ``${X:?msg}`` -> X)."""
+    return re.sub(r"\$\{([A-Z_][A-Z0-9_]*)(?::([-?])([^}]*))?\}", lambda m: m.group(3) if m.group(2) == "-" else m.group(1), value)
+
+
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "compose.yaml").read_text())
+
+
+def test_compose_file_is_valid_and_production_like():
+    text = (ROOT / "compose.yaml").read_text()
+    for ref in re.findall(r"\$\{[^}]*\}", text):
+        assert re.fullmatch(r"\$\{[A-Z_][A-Z0-9_]*(:?[-?][^}]*)?\}", ref), ref
+    data = compose()
+    services = data["services"]
+    assert {"postgres", "redis", "app"} <= set(services)
+    for name in ("postgres", "redis", "app"):
+        test = services[name]["healthcheck"]["test"]
+        assert isinstance(test, list) and test[0] in {"CMD", "CMD-SHELL"} and len(test) > 1, name
+    assert services["app"]["healthcheck"]["test"] == ["CMD", *healthcheck_cmd()]
+    env = {k: substitute(str(v)) for k, v in services["app"]["environment"].items()}
+    for key in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"):
+        assert env.get(key) is not None, key
+    assert env["DEBUG"] == "0"
+    assert urlsplit(env["DATABASE_URL"]).scheme == "postgres" and urlsplit(env["DATABASE_URL"]).hostname == "postgres"
+    assert urlsplit(env["REDIS_URL"]).hostname == "redis"
+    assert "${SECRET_KEY:?" in text, "SECRET_KEY must be required, never defaulted"
+    # Every variable handed to the app is one the settings read.
+    settings_src = (ROOT / "authsite" / "settings.py").read_text()
+    for key in env:
+        assert f'"{key}"' in settings_src, f"{key} is not read by authsite/settings.py"
+    for name, svc in services.items():
+        for dep, cond in (svc.get("depends_on") or {}).items():
+            assert dep in services, (name, dep)
+            assert cond["condition"] in {"service_started", "service_healthy", "service_completed_successfully"}
+        for vol in svc.get("volumes", []):
+            assert vol.split(":")[0] in (data.get("volumes") or {}), vol
+        if "build" in svc:
+            assert (ROOT / svc["build"] / "Dockerfile").is_file()
+    assert services["app"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert services["app"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
+
+
+@pytest.fixture
+def daphne_behind_allowed_hosts(tmp_path, settings):
+    """The app as the image runs it: DEBUG off, a foreign ALLOWED_HOSTS, HTTPS redirect on."""
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in {"TEST_DATABASE_NAME", "DEBUG"}},
+        "DEBUG": "0", "ALLOWED_HOSTS": ".example.com,auth.example.org", "SECURE_SSL_REDIRECT": "1",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'h.sqlite3'}", "REDIS_URL": settings.REDIS_URL,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "authsite.asgi:application"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield port, env
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def run_healthcheck(port: int, env: dict[str, str]) -> int:
+    cmd = [part.replace("127.0.0.1:8000", f"127.0.0.1:{port}") for part in healthcheck_cmd()]
+    cmd[0] = sys.executable
+    return subprocess.run(cmd, env=env, capture_output=True, timeout=30).returncode
+
+
+def test_the_healthcheck_command_passes_against_the_running_app_and_fails_without_it(daphne_behind_allowed_hosts):
+    port, env = daphne_behind_allowed_hosts
+    deadline = time.monotonic() + 30
+    while run_healthcheck(port, env) != 0:
+        assert time.monotonic() < deadline, "the HEALTHCHECK command never passed"
+        time.sleep(0.2)  # waiting for the daphne subprocess to bind, not for a clock
+    assert run_healthcheck(free_port(), env) != 0
