@@ -13,6 +13,8 @@ from ..errors import AuthError, RateLimited, StoreUnavailable
 from ..services import IssuedTokens
 
 View = Callable[..., Awaitable[HttpResponse]]
+# What URLconf sees: django-stubs types views as sync callables.
+Routable = Callable[..., Any]
 
 
 def error_response(err: AuthError) -> JsonResponse:
@@ -25,7 +27,7 @@ def error_response(err: AuthError) -> JsonResponse:
     return resp
 
 
-def api(view: View) -> View:
+def api(view: View) -> Routable:
     """Turn ``AuthError`` (and database outages) into JSON answers with stable codes."""
 
     @functools.wraps(view)
