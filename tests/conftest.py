@@ -59,3 +59,22 @@ def user(db: Any) -> Any:
     from sessions_core.models import User
 
     return User.objects.create(username="alice", discord_id="1001", discord_username="Alice", playfab_id="PF1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _end_stray_database_sessions(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    """Let the test database be dropped at the end of the run.
+
+    Threads (sync_to_async executors, concurrency tests) keep their own
+    connections; PostgreSQL refuses to drop a database anyone is connected to.
+    """
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cur:
+                cur.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
