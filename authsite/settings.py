@@ -163,6 +163,7 @@ AUTHSITE: dict[str, object] = {
     "DISCORD_CLIENT_SECRET": os.environ.get("DISCORD_CLIENT_SECRET", ""),
     "PLAYFAB_TITLE_ID": os.environ.get("PLAYFAB_TITLE_ID", ""),
     "PLAYFAB_SECRET_KEY": os.environ.get("PLAYFAB_SECRET_KEY", ""),
+    "DISCORD_REDIRECT_URI": os.environ.get("DISCORD_REDIRECT_URI", ""),
     "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
 }
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from .. import ratelimits, security_log
 from ..conf import auth_settings
-from ..errors import AuthError
+from ..errors import AuthError, StoreUnavailable
 from ..providers.config import origin_of
 from ..providers.oauth_state import BINDING_COOKIE, BINDING_COOKIE_PATH
 from ..services.signin import DEFAULT_NEXT, safe_next, signin_begin, signin_finish, signin_take_state
@@ -110,9 +111,12 @@ async def discord_callback(request: HttpRequest) -> HttpResponse:
             ip=client_ip(request),
             user_agent=request.headers.get("User-Agent", ""),
         )
-    except AuthError as e:
-        security_log.event("signin.failed", error=e.code, ip=client_ip(request))
-        resp = error_page(request, e, retry_url=login_url(next_path))
+    except (AuthError, DatabaseError) as e:
+        err = e if isinstance(e, AuthError) else StoreUnavailable(
+            "The database is unavailable; nothing was changed. Try again shortly."
+        )
+        security_log.event("signin.failed", error=err.code, ip=client_ip(request))
+        resp = error_page(request, err, retry_url=login_url(next_path))
         resp["Referrer-Policy"] = "no-referrer"
         return resp
     payload = tokens_payload(tokens, refreshed=False)

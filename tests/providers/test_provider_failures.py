@@ -178,3 +178,33 @@ def test_the_budget_caps_the_whole_sign_in(loopback: FakeProviders, settings: An
     resp = _sign_in(Client())
     assert resp.status_code == 503
     assert len(loopback.calls["me"]) <= 2  # the budget ran out before the retries did
+
+
+@pytest.mark.parametrize("failure", ["redis", "database"])
+def test_store_failure_while_creating_the_session_leaves_no_user(
+    loopback: FakeProviders, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    from django.db import OperationalError
+
+    from sessions_core import store
+    from sessions_core.errors import StoreUnavailable
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise StoreUnavailable() if failure == "redis" else OperationalError("database is locked")
+
+    monkeypatch.setattr(store, "put", broken)
+    resp = _sign_in(Client())
+    assert resp.status_code == 503 and b"store_unavailable" in resp.content and b"Try again" in resp.content
+    assert SESSION_COOKIE not in resp.cookies
+    # The user row made for this sign-in was rolled back with the session.
+    assert User.objects.count() == 0 and AuthSession.objects.count() == 0
+
+
+def test_registered_redirect_uri_setting_is_used(loopback: FakeProviders, settings: Any) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from tests.providers.conftest import configure
+
+    configure(settings, DISCORD_REDIRECT_URI="http://testserver/auth/discord/callback")
+    start = Client(HTTP_HOST="127.0.0.1").get("/auth/discord/login")
+    assert parse_qs(urlsplit(start["Location"]).query)["redirect_uri"] == ["http://testserver/auth/discord/callback"]
