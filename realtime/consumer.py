@@ -65,9 +65,7 @@ class HubConsumer(HubMethods, AsyncConsumer):
         try:
             for group in (session_group(self.principal.sid), user_group(self.principal.uid)):
                 await self._join(group)
-            # Re-check now that the session's group is joined: a revoke between
-            # the middleware's check and the join would otherwise go unheard.
-            await check_session(self.principal)
+            await self.recheck()
             for name in await presence.register(self.principal, self.connection_id):
                 await self._join(app_group(name))
             # Joined after registering, so a connection does not hear its own arrival.
@@ -82,6 +80,11 @@ class HubConsumer(HubMethods, AsyncConsumer):
             raise StopConsumer() from e
         await self.send({"type": "websocket.accept"})
         self.timer = asyncio.ensure_future(self._run_timers())
+
+    async def recheck(self) -> None:
+        """Check the session again once its group is joined: a revoke between the
+        middleware's check and the join would otherwise go unheard."""
+        await check_session(self.principal)
 
     async def websocket_receive(self, message: dict[str, Any]) -> None:
         if self.closed:

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
+from asgiref.sync import sync_to_async
+from django.db import connections
 
 from sessions_core.services import IssuedTokens, session_create
 
@@ -18,3 +22,14 @@ def bob(db: Any) -> Any:
     from sessions_core.models import User
 
     return User.objects.create(username="bob", discord_id="1002", discord_username="Bob")
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _close_executor_db_connections() -> AsyncIterator[None]:
+    """Close the database connections ``sync_to_async`` opened on asgiref's worker thread.
+
+    pytest-django closes only the main thread's; one left open on PostgreSQL
+    keeps the test database from being dropped at the end of the run.
+    """
+    yield
+    await sync_to_async(connections.close_all)()
