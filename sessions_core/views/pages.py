@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import ensure_csrf_cookie
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from .. import selectors
 from ..conf import auth_settings
@@ -56,7 +56,7 @@ def _no_store(resp: HttpResponse) -> HttpResponse:
     return resp
 
 
-@require_GET
+@require_safe
 @ensure_csrf_cookie
 async def landing(request: HttpRequest) -> HttpResponse:
     """The sign-in page; sets ``csrftoken`` for anonymous visitors."""
@@ -77,7 +77,7 @@ def _session_rows(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-@require_GET
+@require_safe
 @ensure_csrf_cookie
 async def app_page(request: HttpRequest) -> HttpResponse:
     """The signed-in page: the user, their sessions, connection state and who is online."""
