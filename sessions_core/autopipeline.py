@@ -13,6 +13,7 @@ import hashlib
 import weakref
 from typing import Any
 
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError, NoScriptError, RedisError
 
 _batchers: "weakref.WeakKeyDictionary[Any, _Batcher]" = weakref.WeakKeyDictionary()
@@ -72,7 +73,21 @@ def _fail(batch: list[tuple[str, str, tuple[Any, ...], "asyncio.Future[Any]"]], 
 
 async def run_script(client: Any, script: str, numkeys: int, *keys_and_args: Any) -> Any:
     """EVALSHA ``script`` on ``client``, batched with the calls started in the same tick."""
+    if isinstance(client, AsyncRedisCluster):
+        return await _run_on_cluster(client, script, numkeys, keys_and_args)
     batcher = _batchers.get(client)
     if batcher is None:
         batcher = _batchers[client] = _Batcher(client)
     return await batcher.submit(script, keys_and_args, numkeys)
+
+
+async def _run_on_cluster(client: Any, script: str, numkeys: int, keys_and_args: tuple[Any, ...]) -> Any:
+    """One script call on a Redis Cluster (redis-py refuses EVALSHA in cluster pipelines).
+
+    The call goes to the node owning the keys' slot; a node without the script in
+    its cache gets EVAL, which also caches it there.
+    """
+    try:
+        return await client.evalsha(hashlib.sha1(script.encode()).hexdigest(), numkeys, *keys_and_args)
+    except NoScriptError:
+        return await client.eval(script, numkeys, *keys_and_args)
