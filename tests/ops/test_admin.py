@@ -202,3 +202,29 @@ def test_the_user_page_shows_linked_ids_and_sessions_and_deactivation_ends_them(
     user.refresh_from_db()
     assert not user.is_active
     assert validate_status(c) == (401, "session_revoked")
+
+
+@pytest.mark.asyncio
+async def test_an_admin_revoke_closes_the_users_open_websocket_without_reconnect(staff, user):
+    from asgiref.sync import sync_to_async
+
+    from tests.realtime.helpers import open_hub
+
+    issued = await sync_to_async(signed_in)(user)
+    hub = await open_hub(issued[1].access_token)
+
+    def admin_revokes() -> int:
+        client = Client()
+        client.force_login(staff)
+        form = {"action": "revoke_selected", "_selected_action": [issued[1].session_id], "index": "0",
+                "confirm": "yes", "reason": "suspicious sign-in"}
+        return client.post(SESSIONS, form).status_code
+
+    try:
+        assert await sync_to_async(admin_revokes)() == 302
+        revoked = await hub.call("sessionRevoked", timeout=1)
+        assert revoked["arguments"] == [{"reason": "admin"}]
+        close = await hub.next(lambda m: m.get("type") == 7, timeout=1)
+        assert close.get("allowReconnect") is not True
+    finally:
+        await hub.disconnect()
