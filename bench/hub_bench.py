@@ -170,6 +170,9 @@ def main() -> None:
         import django
 
         django.setup()
+        import logging
+
+        logging.getLogger("authsite.security").setLevel(logging.WARNING)  # one line per session made
         from django.core.management import call_command
 
         from sessions_core.models import User

@@ -9,15 +9,37 @@ from SQL and checks again: a Redis flush signs nobody out.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
-from django.db import DatabaseError
+from django.db import DatabaseError, close_old_connections
 
 from sessions_core import keys, store
 from sessions_core.errors import NotAuthenticated, SessionRevoked, StoreUnavailable, TokenExpired, TokenInvalid
 from sessions_core.services import session_rehydrate
 from sessions_core.tokens import AccessClaims, peek_access_kid, read_access_token
+
+
+T = TypeVar("T")
+
+
+async def db_call(fn: Callable[..., T], **kwargs: Any) -> T:
+    """Run sync database work on asgiref's thread, with Django's connection hygiene around it.
+
+    The hub consumer does not close old connections on every message (Channels'
+    default, a thread hop each); the rare paths that touch SQL do it here instead.
+    """
+
+    def call() -> T:
+        close_old_connections()
+        try:
+            return fn(**kwargs)
+        finally:
+            close_old_connections()
+
+    return await sync_to_async(call)()
 
 
 @dataclass(frozen=True)
@@ -45,7 +67,7 @@ async def _verify(token: str) -> AccessClaims:
     except TokenInvalid:
         # A kid we do not know may be a key another process just rotated in;
         # reload at most once a second (kid is attacker input, keys.py).
-        if not await sync_to_async(keys.reload_for_unknown_kid)(peek_access_kid(token)):
+        if not await db_call(keys.reload_for_unknown_kid, kid=peek_access_kid(token)):
             raise
         return read_access_token(await keys.aget_keyring(), token)
 
@@ -55,7 +77,7 @@ async def check_session(principal: HubPrincipal) -> None:
     ok = await store.acheck_access(principal.uid, principal.sid, principal.jti, principal.tv)
     if ok is None:
         try:
-            found = await sync_to_async(session_rehydrate)(uid=principal.uid, sid=principal.sid)
+            found = await db_call(session_rehydrate, uid=principal.uid, sid=principal.sid)
         except DatabaseError as e:
             raise StoreUnavailable() from e
         if not found:

@@ -18,6 +18,7 @@ from typing import Any
 
 from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
+from channels.consumer import get_handler_name
 
 from sessions_core import security_log
 from sessions_core.conf import auth_settings
@@ -52,6 +53,14 @@ class HubConsumer(HubMethods, AsyncConsumer):
         finally:
             for job in self.after_stop:
                 await job()
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch minus its per-message ``close_old_connections`` thread hop:
+        the hub touches SQL only in :func:`realtime.auth.db_call`, which does that itself."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         self.principal = self.scope["hub"]

@@ -9,14 +9,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.db import DatabaseError
 
 from sessions_core import store
 from sessions_core.services import session_flush_activity
 
 from . import presence
-from .auth import HubPrincipal, authenticate_access_token, check_session
+from .auth import HubPrincipal, authenticate_access_token, check_session, db_call
 from .errors import HubError
 from .groups import app_group
 
@@ -56,7 +55,7 @@ class HubMethods:
             validated = await store.avalidate(self.principal.uid, self.principal.sid)
         if validated is not None and validated.flush_due:
             try:
-                await sync_to_async(session_flush_activity)(sid=self.principal.sid, last_active_ms=store.now_ms())
+                await db_call(session_flush_activity, sid=self.principal.sid, last_active_ms=store.now_ms())
             except DatabaseError:
                 pass  # Activity is in Redis already; the next flush carries it to SQL.
         await presence.heartbeat(self.principal)
