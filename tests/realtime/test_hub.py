@@ -195,3 +195,18 @@ async def test_reconnect_gets_group_memberships_and_presence_back(issued: Any) -
     await anotify_group("lobby", {"text": "gone"})
     assert await again.comm.receive_nothing(timeout=0.3)
     await again.disconnect()
+
+
+async def test_eviction_and_token_version_bump_close_with_their_reason(issued: Any, user: Any) -> None:
+    from sessions_core.services import user_bump_token_version
+
+    hub = await open_hub(issued.access_token)
+    for n in range(5):  # the cap is 5: the sixth sign-in evicts the least recently active (ours)
+        await sync_to_async(session_create)(user=user, ip=None, user_agent=f"device {n}")
+    assert (await hub.call("sessionRevoked", timeout=1))["arguments"] == [{"reason": "evicted"}]
+    assert "evicted" in (await hub.next(is_close, timeout=1))["error"]
+    newest = await sync_to_async(session_create)(user=user, ip=None, user_agent="device 5")
+    other = await open_hub(newest.access_token)
+    await sync_to_async(user_bump_token_version)(user=user)
+    assert (await other.call("sessionRevoked", timeout=1))["arguments"] == [{"reason": "token_version"}]
+    assert (await other.next(is_close, timeout=1))["allowReconnect"] is False
