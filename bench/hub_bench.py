@@ -17,6 +17,7 @@ import asyncio
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -232,6 +233,7 @@ def main() -> None:
         for server in servers:
             server.stop()
         redis.close()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
