@@ -20,6 +20,9 @@ trap cleanup EXIT
 for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break || sleep 0.05; done 2>/dev/null || true
 export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 
+echo "== npm ci (@microsoft/signalr for the hub's Node tests, into ./node_modules) =="
+npm ci --prefix "$PWD" --no-audit --no-fund --loglevel=error
+
 status=0
 echo "== pytest (SQLite) =="
 TEST_DATABASE_NAME="$REDIS_DIR/test.sqlite3" $PY -m pytest -m "not browser" "$@" || status=1
