@@ -2,7 +2,8 @@
 
 One :class:`Point` per point of the two source documents (the ten sections of the
 target architecture, the layers, scenarios and parameters of the resilience
-notes; rows in :mod:`sessions_core.report_points`). Each status is computed from
+notes, and the notes' verification queries; rows in :mod:`sessions_core.report_points`
+and :mod:`sessions_core.report_live`). Each status is computed from
 what this deployment actually has: settings, whether Redis and the channel layer
 answer, which URLs and hub routes are mounted, what the served browser modules
 contain. Secrets are reported as set/unset, never by value.
@@ -180,10 +181,14 @@ class Probe:
 
 def build_report(probe: Probe | None = None) -> list[Point]:
     """Every point of both source documents with this deployment's status."""
+    from .report_live import verification_points
     from .report_points import architecture_points, resilience_points
 
     probe = probe or Probe()
-    return [*architecture_points(probe, auth_settings), *resilience_points(probe, auth_settings)]
+    return [
+        *architecture_points(probe, auth_settings), *resilience_points(probe, auth_settings),
+        *verification_points(probe, auth_settings),
+    ]
 
 
 def summary(points: list[Point]) -> dict[str, int]:

@@ -92,3 +92,26 @@ def test_text_table_and_no_secret_values(settings):
     only = StringIO()
     call_command("auth_report", "--json", "--status", "differs", stdout=only)
     assert {p["status"] for p in json.loads(only.getvalue())["points"]} == {"differs"}
+
+
+def test_verification_rows_count_what_happened_today(user):
+    from django.test import Client
+
+    from sessions_core.conf import REFRESH_COOKIE
+    from sessions_core.models import AuthSession, RevokeReason
+    from sessions_core.services import session_revoke
+
+    from .helpers import signed_in
+
+    before = report()
+    client, issued = signed_in(user)
+    assert client.post("/auth/refresh").status_code == 200
+    sibling = Client()
+    sibling.cookies[REFRESH_COOKIE] = issued.refresh_token
+    assert sibling.post("/auth/refresh").status_code == 200
+    session_revoke(session=AuthSession.objects.get(pk=issued.session_id), reason=RevokeReason.ADMIN, cause="admin")
+    after = report()
+    assert "0 session(s) ended" in before["V2"]["now"]
+    assert "1 session(s) ended in the last 24 h, by cause: admin 1" in after["V2"]["now"]
+    assert after["V3"]["now"].startswith("1 grace-window replay(s)")
+    assert after["V1"]["status"] == "implemented" and after["V1"]["now"].startswith("0 live session(s)")
