@@ -26,7 +26,8 @@ COPY static/ static/
 # Static files are collected at build time (the ASGI app serves them); the
 # settings need no secrets or services to do that.
 RUN python manage.py collectstatic --noinput \
-    && useradd --system --uid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin authsite
+    && groupadd --system --gid 10001 authsite \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin authsite
 
 # Never run as root.
 USER 10001:10001
