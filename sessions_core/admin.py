@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import models
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -152,6 +153,8 @@ class UserAdmin(DjangoUserAdmin):
     readonly_fields = ("discord_id", "playfab_id", "token_version", "all_sessions", "last_login", "date_joined")
     inlines = [AuthSessionInline]
     actions = [admin_actions.revoke_all_of_users, admin_actions.bump_token_version]
+    # Avatar URLs are https (Django 6 makes that the default; say so now).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         now = timezone.now()
