@@ -13,7 +13,7 @@
  * just before, and its result may still be on its way.
  * @module lock
  */
-import { CHANNEL_NAME, LOCK_CONFIRM_MS, LOCK_POLL_MS, LOCK_RESULT_WAIT_MS, LOCK_TTL_MS, LOCK_WAIT_MS, STORAGE_PREFIX } from "./constants.js";
+import { CHANNEL_NAME, CLOCK_SKEW_TOLERANCE_MS, LOCK_CONFIRM_MS, LOCK_POLL_MS, LOCK_RESULT_WAIT_MS, LOCK_TTL_MS, LOCK_WAIT_MS, STORAGE_PREFIX } from "./constants.js";
 import { getClock } from "./clock.js";
 import { openChannel } from "./channel.js";
 import { AuthClientError, CLIENT_CODES } from "./errors.js";
@@ -160,8 +160,10 @@ export function createFallbackLock({
       throw error;
     }
   };
-  // Abandoned: past its TTL, or claiming more than a TTL ahead (the wall clock moved back).
-  const stale = (claim, wall, ttlMs) => wall >= claim.expiresAt || claim.expiresAt - wall > ttlMs;
+  // Abandoned: past its TTL, or claiming more than a TTL ahead (the wall clock moved back). Tabs
+  // read the wall clock in different processes, a few milliseconds apart: a claim written a
+  // moment ago by a tab whose clock runs slightly ahead is live, not from a clock set back.
+  const stale = (claim, wall, ttlMs) => wall >= claim.expiresAt || claim.expiresAt - wall > ttlMs + CLOCK_SKEW_TOLERANCE_MS;
 
   const sleep = (ms) => {
     const t = timer(clock, ms);

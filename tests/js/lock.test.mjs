@@ -104,6 +104,19 @@ test("fallback: a claim from a clock that was set back is not honoured", async (
   assert.equal(await run, "in");
 });
 
+test("fallback: a live claim from a tab whose clock runs a little ahead is honoured", async () => {
+  const { clock, storage, list: [b] } = tabs(1);
+  // Written a moment ago by a tab whose Date.now() is 30 ms ahead of this one's.
+  storage.setItem(`${STORAGE_PREFIX}lock:refresh`, JSON.stringify({ owner: "x", nonce: "n", expiresAt: clock.wallNow() + 30 + LOCK_TTL_MS }));
+  let enteredAt = null;
+  const run = b.runWithLock("refresh", () => { enteredAt = clock.now(); }, { waitMs: 60_000 });
+  await clock.advanceAsync(LOCK_TTL_MS - 1_000);
+  assert.equal(enteredAt, null);
+  await clock.advanceAsync(2_000);
+  await run;
+  assert.ok(enteredAt !== null && enteredAt >= LOCK_TTL_MS, `entered at ${enteredAt}`);
+});
+
 test("fallback: the claim is removed on release, also when fn throws", async () => {
   const { clock, storage, list: [a] } = tabs(1);
   const run = a.runWithLock("refresh", () => { throw new Error("boom"); });
