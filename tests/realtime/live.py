@@ -53,6 +53,9 @@ def child_env(**extra: str) -> dict[str, str]:
 class Daphne:
     """``daphne authsite.asgi:application`` on a free loopback port; restartable on the same port."""
 
+    #: The ASGI application daphne serves (a subclass may wrap the site).
+    app = "authsite.asgi:application"
+
     def __init__(self, **env: str) -> None:
         self.port = free_port()
         self.env = child_env(**env)
@@ -66,7 +69,7 @@ class Daphne:
     def start(self) -> "Daphne":
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "authsite.asgi:application"],
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), self.app],
                 cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 30
