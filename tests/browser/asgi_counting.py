@@ -4,13 +4,14 @@
 unchanged and appends one line per event to the file named by the
 ``AUTHSITE_TEST_REQUEST_LOG`` environment variable (required):
 
-    <pid>:<n> HTTP <METHOD> <path> <status> <referer path or ->   when an HTTP response starts
-    <pid>:<n> WS-OPEN <path>                       when a WebSocket is accepted
-    <pid>:<n> WS-REFUSED <path>                    when an upgrade is refused
-    <pid>:<n> WS-CLOSE <path> <who> <code>         when an accepted WebSocket ends
+    <pid>:<n> <ms> HTTP <METHOD> <path> <status> <referer path or ->   when an HTTP response starts
+    <pid>:<n> <ms> WS-OPEN <path>                  when a WebSocket is accepted
+    <pid>:<n> <ms> WS-REFUSED <path>               when an upgrade is refused
+    <pid>:<n> <ms> WS-CLOSE <path> <who> <code>    when an accepted WebSocket ends
 
 ``<pid>:<n>`` identifies one connection (``n`` counts per process, so a
-restarted server gives new ids); ``<who>`` is ``server`` (the app closed it) or
+restarted server gives new ids); ``<ms>`` is the server's wall clock in
+milliseconds; ``<who>`` is ``server`` (the app closed it) or
 ``client`` (the browser went away or the server stopped). Lines are written
 with O_APPEND in one ``write`` each, so concurrent writers never interleave.
 Never used by the product: only the browser tests start daphne on it.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from typing import Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -35,7 +37,8 @@ _fd = os.open(LOG_PATH, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
 
 def _log(line: str) -> None:
-    os.write(_fd, (line + "\n").encode())
+    cid, rest = line.split(" ", 1)
+    os.write(_fd, f"{cid} {int(time.time() * 1000)} {rest}\n".encode())
 
 
 async def application(scope: Scope, receive: Receive, send: Send) -> None:

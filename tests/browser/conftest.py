@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -74,7 +75,7 @@ class CountingDaphne(Daphne):
         super().stop()
         if was_running:
             with self.requests.open("a") as log:
-                log.write(f"{pid}:0 SERVER-STOPPED -\n")
+                log.write(f"{pid}:0 {int(time.time() * 1000)} SERVER-STOPPED -\n")
 
     def close(self) -> None:
         super().close()
@@ -132,12 +133,15 @@ def browser(server: CountingDaphne) -> Iterator[Browser]:
 def new_context(browser: Browser, server: CountingDaphne) -> Iterator[Callable[..., BrowserContext]]:
     """Make a browser context (a browser profile): clock installed, visibility controllable.
 
-    ``scripts`` are extra init scripts (e.g. removing SharedWorker) run in every page first.
+    ``scripts`` are extra init scripts (e.g. removing SharedWorker) run in every page first;
+    ``base_url`` another server of the pass (same host: the auth cookies apply to both).
     """
     made: list[BrowserContext] = []
 
-    def make(*scripts: str) -> BrowserContext:
-        context = browser.new_context(base_url=server.url, user_agent=f"Mozilla/5.0 (X11; Linux x86_64) Chrome/130 {USER_AGENT_NOTE}")
+    def make(*scripts: str, base_url: str | None = None) -> BrowserContext:
+        context = browser.new_context(
+            base_url=base_url or server.url, user_agent=f"Mozilla/5.0 (X11; Linux x86_64) Chrome/130 {USER_AGENT_NOTE}",
+        )
         context.set_default_timeout(15_000)
         context.clock.install()
         context.add_init_script(VISIBILITY_SCRIPT)

@@ -62,6 +62,7 @@ class Event:
     """One line of the server's log."""
 
     cid: str
+    at_ms: int  # the server's wall clock
     kind: str  # HTTP, WS-OPEN, WS-REFUSED, WS-CLOSE, SERVER-STOPPED (written by the test's Daphne)
     method: str
     path: str
@@ -70,11 +71,10 @@ class Event:
 
     @classmethod
     def parse(cls, line: str) -> "Event":
-        parts = line.split(" ")
-        cid, kind = parts[0], parts[1]
+        cid, at, kind, *parts = line.split(" ")
         if kind == "HTTP":
-            return cls(cid, kind, parts[2], parts[3], parts[4], parts[5])
-        return cls(cid, kind, "", parts[2], " ".join(parts[3:]))
+            return cls(cid, int(at), kind, parts[0], parts[1], parts[2], parts[3])
+        return cls(cid, int(at), kind, "", parts[0], " ".join(parts[1:]))
 
 
 class ServerLog:

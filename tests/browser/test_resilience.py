@@ -89,6 +89,9 @@ def test_laptop_sleep_overnight_wakes_signed_in_with_one_refresh(
     assert server_sessions.generation(issued.session_id) == generation + 1, server_log.since(mark)
     assert not [e for e in server_log.since(mark) if e.path.startswith("/auth/") and e.detail != "200"]
     assert all(s["token"] == token for s in states(tabs))
+    # The reloaded tab went through the restore step: /app first served the restore page
+    # (no session cookie), which renewed the session and loaded /app again.
+    assert len(server_log.http(mark, "/app", method="GET")) == 2, server_log.since(mark)
 
 
 def test_heartbeat_suspension_checks_the_session_at_once(
