@@ -145,7 +145,11 @@ class HubConsumer(HubMethods, AsyncConsumer):
             if isinstance(msg.get("invocationId"), str):
                 await self._raw(protocol.completion(msg["invocationId"], error="Streaming methods are not supported."))
         elif kind == protocol.CLOSE:
-            await self.close(None)
+            # The client is leaving and may already have dropped the socket: answer
+            # nothing (a send on a closed socket fails in the server), just close.
+            self.closed = True
+            await self.send({"type": "websocket.close", "code": 1000})
+            await self._cleanup()
         # Ping, completions, stream items and cancels carry nothing for this hub;
         # unknown types are ignored for forward compatibility (HubProtocol.md).
 
@@ -238,9 +242,13 @@ class HubConsumer(HubMethods, AsyncConsumer):
                 if not self.warned:
                     deadlines.append(warn_at - wall)
             self.wake.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that lands as the wait ends, and this loop would then
+            # outlive its connection (and hang an event loop's shutdown).
             try:
-                await asyncio.wait_for(self.wake.wait(), timeout=max(0.005, min(deadlines)))
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(max(0.005, min(deadlines))):
+                    await self.wake.wait()
+            except TimeoutError:
                 pass
 
     async def _tick(self) -> None:

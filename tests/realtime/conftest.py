@@ -9,6 +9,7 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 
 from sessions_core.services import IssuedTokens, session_create
+from tests.realtime.helpers import OPENED
 
 
 @pytest.fixture
@@ -33,3 +34,18 @@ async def _close_executor_db_connections() -> AsyncIterator[None]:
     """
     yield
     await sync_to_async(connections.close_all)()
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _disconnect_hubs() -> AsyncIterator[None]:
+    """Deliver ``websocket.disconnect`` to every hub a test left open, as daphne does.
+
+    Without it the consumers would still be waiting on their channel-layer
+    receive when the test's event loop shuts down, and cancelling a pending
+    channels-redis receive there can hang the shutdown.
+    """
+    yield
+    while OPENED:
+        hub = OPENED.pop()
+        if not hub.comm.future.done():
+            await hub.comm.disconnect(timeout=3)

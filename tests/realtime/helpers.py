@@ -27,12 +27,18 @@ def access_token(uid: int, sid: str, *, tv: int = 1, exp_in: int = 3600, name: s
     return token
 
 
+# Every Hub a test opened; the conftest ends them all after the test, as a
+# server would (a consumer runs until the server reports the disconnect).
+OPENED: list["Hub"] = []
+
+
 class Hub:
     """A WebsocketCommunicator that speaks the JSON hub protocol."""
 
     def __init__(self, path: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
         self.comm = WebsocketCommunicator(websocket_application(), path, headers=headers or [])
         self.pending: list[dict[str, Any]] = []
+        OPENED.append(self)
 
     async def connect(self) -> tuple[bool, int | None]:
         return await self.comm.connect(timeout=5)
