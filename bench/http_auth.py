@@ -146,6 +146,21 @@ def part_throughput(args: argparse.Namespace) -> None:
               f"   |  {med[v]:6.0f} req/s (ratio {med[v] / med['bare']:.2f})")
     print(f"  authsite vs Django's session auth: {cpu['django'] / cpu['authsite']:.2f}x the throughput per CPU"
           "   targets: authsite >= 0.85 of bare, and ahead of Django")
+    check = asyncio.run(session_check_cpu(issued.session_token, args.connections))
+    print(f"  in-process CPU of the session check itself (cookie HMAC + one pipelined Redis script, "
+          f"{args.connections} in flight): {check:.0f} us/request -> implied ratio to bare "
+          f"{cpu['bare'] / (cpu['bare'] + check):.2f}")
+
+
+async def session_check_cpu(token: str, concurrency: int, rounds: int = 300) -> float:
+    """CPU microseconds per call of the middleware's check, ``concurrency`` calls in flight."""
+    from sessions_core.middleware import authenticate_session_token
+
+    await authenticate_session_token(token)
+    start = time.process_time()
+    for _ in range(rounds):
+        await asyncio.gather(*(authenticate_session_token(token) for _ in range(concurrency)))
+    return (time.process_time() - start) / (rounds * concurrency) * 1e6
 
 
 SEED = """
