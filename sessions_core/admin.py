@@ -21,7 +21,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from . import admin_actions
-from .keys import longest_token_lifetime
+from .keys import retired_key_window
 from .models import AuthSession, RevokeReason, SessionEvent, SessionState, SigningKey, User
 from .services import session_revoke_all
 from .session_states import STATUSES, filter_status, status_of
@@ -215,4 +215,4 @@ class SigningKeyAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def verifies_until(self, key: SigningKey) -> str:
         if key.retired_at is None:
             return "active (signs new tokens)"
-        return f"{key.retired_at + longest_token_lifetime():%Y-%m-%d %H:%M} UTC"
+        return f"{key.retired_at + retired_key_window():%Y-%m-%d %H:%M} UTC"

@@ -43,8 +43,15 @@ class Key:
 
 
 def longest_token_lifetime() -> timedelta:
-    """How long after retirement a key must keep verifying."""
+    """The longest lifetime a token signed by a key can have."""
     return max(auth_settings.SESSION_TOKEN_TTL, auth_settings.ACCESS_TOKEN_TTL)
+
+
+def retired_key_window() -> timedelta:
+    """How long after retirement a key keeps verifying: the longest token lifetime,
+    plus the key cache's lifetime (a worker that has not reloaded its ring yet may
+    still sign with a key another process just retired)."""
+    return longest_token_lifetime() + auth_settings.KEY_CACHE_TTL
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,7 @@ class KeyRing:
         key = self.by_kid.get(kid)
         if key is None:
             raise TokenInvalid("The token was signed by an unknown key.", code="token_invalid")
-        if key.retired_at is not None and key.retired_at + longest_token_lifetime() <= timezone.now():
+        if key.retired_at is not None and key.retired_at + retired_key_window() <= timezone.now():
             raise TokenInvalid("The token was signed by a retired key.", code="token_invalid")
         return key
 
@@ -108,7 +115,7 @@ def rotate_signing_key() -> SigningKey:
 
 
 def _load() -> KeyRing:
-    cutoff = timezone.now() - longest_token_lifetime()
+    cutoff = timezone.now() - retired_key_window()
     rows = list(SigningKey.objects.filter(retired_at__isnull=True) | SigningKey.objects.filter(retired_at__gt=cutoff))
     active = [r for r in rows if r.retired_at is None]
     if not active:
@@ -140,29 +147,27 @@ def reset_for_tests() -> None:
     _last_miss_reload = 0.0
 
 
-def _fresh(ring: KeyRing | None) -> bool:
-    return ring is not None and time.monotonic() - ring.loaded_at < auth_settings.KEY_CACHE_TTL.total_seconds()
+def _fresh(ring: KeyRing) -> bool:
+    return time.monotonic() - ring.loaded_at < auth_settings.KEY_CACHE_TTL.total_seconds()
 
 
 def get_keyring() -> KeyRing:
     """The current key ring (sync; may query the database when the cache is stale)."""
     global _ring
     ring = _ring
-    if _fresh(ring):
-        assert ring is not None
+    if ring is not None and _fresh(ring):
         return ring
     with _lock:
-        if not _fresh(_ring):
-            _ring = _load()
-        assert _ring is not None
-        return _ring
+        ring = _ring
+        if ring is None or not _fresh(ring):
+            ring = _ring = _load()
+        return ring
 
 
 async def aget_keyring() -> KeyRing:
     """Async twin of :func:`get_keyring`: no thread hop while the cache is fresh."""
     ring = _ring
-    if _fresh(ring):
-        assert ring is not None
+    if ring is not None and _fresh(ring):
         return ring
     return await sync_to_async(get_keyring)()
 

@@ -10,52 +10,29 @@ import asyncio
 import threading
 import weakref
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import redis
 import redis.asyncio as aredis
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 
 from .conf import auth_settings
+from .redis_urls import CLUSTER, SENTINEL, parse
 
 _sync_lock = threading.Lock()
 _sync_clients: dict[str, Any] = {}
 _async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]]" = weakref.WeakKeyDictionary()
 
 
-def _hosts(netloc: str) -> tuple[str | None, list[tuple[str, int]]]:
-    password = None
-    if "@" in netloc:
-        cred, netloc = netloc.rsplit("@", 1)
-        password = unquote(cred.split(":", 1)[-1]) or None
-    hosts = []
-    for part in netloc.split(","):
-        host, _, port = part.rpartition(":")
-        if not host:
-            host, port = part, "6379"
-        hosts.append((host.strip("[]"), int(port)))
-    return password, hosts
-
-
 def _build(url: str, module: Any) -> Any:
     timeout = auth_settings.REDIS_SOCKET_TIMEOUT
     opts = {"socket_timeout": timeout, "socket_connect_timeout": timeout, "health_check_interval": 30}
-    parts = urlsplit(url)
-    if parts.scheme == "redis+cluster":
-        password, hosts = _hosts(parts.netloc)
-        nodes = [module.cluster.ClusterNode(h, p) for h, p in hosts]
-        return module.cluster.RedisCluster(startup_nodes=nodes, password=password, **opts)
-    if parts.scheme == "redis+sentinel":
-        password, hosts = _hosts(parts.netloc)
-        path = [p for p in parts.path.split("/") if p]
-        if not path:
-            raise ImproperlyConfigured("A Sentinel REDIS_URL needs the service name as its path.")
-        db = int(path[1]) if len(path) > 1 else 0
-        sentinel = module.sentinel.Sentinel(hosts, sentinel_kwargs={"password": password}, **opts)
-        return sentinel.master_for(path[0], db=db, password=password)
-    if parts.scheme not in {"redis", "rediss", "unix"}:
-        raise ImproperlyConfigured(f"REDIS_URL has an unsupported scheme {parts.scheme!r}.")
+    target = parse(url)
+    if target.kind == CLUSTER:
+        nodes = [module.cluster.ClusterNode(h, p) for h, p in target.hosts]
+        return module.cluster.RedisCluster(startup_nodes=nodes, password=target.password, **opts)
+    if target.kind == SENTINEL:
+        sentinel = module.sentinel.Sentinel(list(target.hosts), sentinel_kwargs={"password": target.password}, **opts)
+        return sentinel.master_for(target.service, db=target.db, password=target.password)
     return module.Redis.from_url(url, **opts)
 
 

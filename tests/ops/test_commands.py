@@ -193,7 +193,7 @@ def test_rotate_signing_key_adds_a_key_and_explains_the_verify_window(user):
     assert data["rotated"] is False and data["signing_kid"] == new
     data = run_json("rotate_signing_key")
     assert data["rotated"] is True and [r["kid"] for r in data["retired"]] == [new]
-    assert data["verify_window_seconds"] == int(keys.longest_token_lifetime().total_seconds())
+    assert data["verify_window_seconds"] == int(keys.retired_key_window().total_seconds())
 
 
 def test_flush_activity_carries_redis_activity_into_sql(user, settings):

@@ -53,7 +53,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"Not rotated: key {active[0].kid} is {result['age_days']} day(s) old (limit {days:g}).")
             return
         new = keys.rotate_signing_key()
-        grace = keys.longest_token_lifetime()
+        grace = keys.retired_key_window()
         retired = list(SigningKey.objects.filter(kid__in=[k.kid for k in active]).exclude(kid=new.kid))
         result = {
             "rotated": True,
@@ -75,8 +75,9 @@ class Command(BaseCommand):
                 f"{k['verifies_until']:%Y-%m-%d %H:%M:%S} UTC, then is dropped from the key ring and the JWKS."
             )
         self.stdout.write(
-            f"Why that long: the longest token lifetime is {human(grace)} (session token "
+            f"Why that long: the longest token lifetime is {human(keys.longest_token_lifetime())} (session token "
             f"{human(auth_settings.SESSION_TOKEN_TTL)}, access token {human(auth_settings.ACCESS_TOKEN_TTL)}), "
+            f"plus {human(auth_settings.KEY_CACHE_TTL)} for workers still signing with their cached key, "
             "so every token the old key signed has expired by then and nobody is signed out."
         )
         self.stdout.write(
