@@ -16,16 +16,14 @@ announced to the presence group as ``presenceChanged``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from channels.layers import get_channel_layer
 
 from sessions_core import redis_keys as keys
 from sessions_core.conf import auth_settings
-from sessions_core.errors import StoreUnavailable
-from sessions_core.redis_client import REDIS_ERRORS, get_async_redis
+from sessions_core.store import redis_guard
+from sessions_core.redis_client import get_async_redis
 
 from . import lua
 from .auth import HubPrincipal
@@ -53,14 +51,6 @@ def _s(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
-@contextmanager
-def _guard() -> Iterator[None]:
-    try:
-        yield
-    except REDIS_ERRORS as e:
-        raise StoreUnavailable() from e
-
-
 async def _announce(uid: int, name: str, online: bool) -> None:
     layer = get_channel_layer()
     if layer is not None:
@@ -71,7 +61,7 @@ async def _announce(uid: int, name: str, online: bool) -> None:
 
 async def _mark_online(p: HubPrincipal, until_ms: int) -> None:
     r = get_async_redis()
-    with _guard():
+    with redis_guard():
         came = await r.eval(lua.SET_ONLINE, 2, keys.presence(), keys.presence_names(), p.uid, until_ms, p.name, now_ms())
     if int(came):
         await _announce(p.uid, p.name, True)
@@ -81,7 +71,7 @@ async def register(p: HubPrincipal, connection_id: str) -> list[str]:
     """Record an open connection and mark its user online; returns the session's application groups."""
     r = get_async_redis()
     now = now_ms()
-    with _guard():
+    with redis_guard():
         res = await r.eval(
             lua.REGISTER, 3, keys.connections(p.uid), keys.connection_leases(p.uid), keys.session_groups(p.uid, p.sid),
             now, connection_id, p.sid, now + _ms("HUB_CONNECTION_LEASE"), _key_ttl_ms(),
@@ -103,7 +93,7 @@ async def heartbeat(p: HubPrincipal) -> None:
 async def _renew(p: HubPrincipal, member: str, sid: str, lease_ms: int) -> None:
     r = get_async_redis()
     now = now_ms()
-    with _guard():
+    with redis_guard():
         top = await r.eval(
             lua.RENEW, 2, keys.connections(p.uid), keys.connection_leases(p.uid),
             now, member, sid, now + lease_ms, _key_ttl_ms(),
@@ -119,7 +109,7 @@ async def unregister(p: HubPrincipal, connection_id: str) -> bool:
     """
     r = get_async_redis()
     now = now_ms()
-    with _guard():
+    with redis_guard():
         top = int(float(_s(await r.eval(lua.UNREGISTER, 2, keys.connections(p.uid), keys.connection_leases(p.uid), now, connection_id))))
         if top > now:
             return False
@@ -147,7 +137,7 @@ async def sweep(*, force: bool = False) -> list[int]:
     if not force and mono - _last_sweep < auth_settings.HUB_PING_INTERVAL.total_seconds():
         return []
     _last_sweep = mono
-    with _guard():
+    with redis_guard():
         gone = await get_async_redis().eval(lua.SWEEP, 2, keys.presence(), keys.presence_names(), now_ms(), SWEEP_BATCH)
     uids = [int(_s(u)) for u in gone]
     for uid in uids:
@@ -157,7 +147,7 @@ async def sweep(*, force: bool = False) -> list[int]:
 
 async def online_users(limit: int = 1000) -> list[dict[str, str]]:
     """Online users as ``[{"userId", "name"}]``, at most ``limit``."""
-    with _guard():
+    with redis_guard():
         flat = await get_async_redis().eval(lua.ONLINE, 2, keys.presence(), keys.presence_names(), now_ms(), limit)
     vals = [_s(v) for v in flat]
     return [{"userId": vals[i], "name": vals[i + 1]} for i in range(0, len(vals), 2)]
@@ -166,7 +156,7 @@ async def online_users(limit: int = 1000) -> list[dict[str, str]]:
 async def connections_of(uid: int) -> dict[str, str]:
     """Open connections of a user (connection id -> session id), lapsed leases excluded."""
     r = get_async_redis()
-    with _guard():
+    with redis_guard():
         conns = await r.hgetall(keys.connections(uid))
         live = await r.zrangebyscore(keys.connection_leases(uid), f"({now_ms()}", "+inf")
     alive = {_s(c) for c in live}
@@ -183,7 +173,7 @@ async def join_group(p: HubPrincipal, name: str) -> None:
     """Remember that the session joined ``name`` (kept while the session can live)."""
     key = keys.session_groups(p.uid, p.sid)
     r = get_async_redis()
-    with _guard():
+    with redis_guard():
         if await r.scard(key) >= auth_settings.HUB_MAX_GROUPS_PER_SESSION and not await r.sismember(key, name):
             raise HubError("This session has joined too many groups.", code="too_many_groups")
         pipe = r.pipeline(transaction=False)
@@ -193,5 +183,5 @@ async def join_group(p: HubPrincipal, name: str) -> None:
 
 
 async def leave_group(p: HubPrincipal, name: str) -> None:
-    with _guard():
+    with redis_guard():
         await get_async_redis().srem(keys.session_groups(p.uid, p.sid), name)

@@ -41,7 +41,8 @@ def now_ms() -> int:
 
 
 @contextmanager
-def _guard() -> Iterator[None]:
+def redis_guard() -> Iterator[None]:
+    """Turn a Redis connection failure into ``StoreUnavailable`` (the clear 503)."""
     try:
         yield
     except REDIS_ERRORS as e:
@@ -183,7 +184,7 @@ def load(record: SessionRecord) -> bool:
     args: list[str | int] = [record.pexpireat(), _user_ttl_ms(), record.sid, len(session_fields)]
     for k, v in [*session_fields.items(), *record.user_fields().items()]:
         args += [k, v]
-    with _guard():
+    with redis_guard():
         created = r.eval(
             lua.LOAD, 3, keys.session(record.uid, record.sid), keys.user(record.uid), keys.user_sessions(record.uid),
             *args,
@@ -194,7 +195,7 @@ def load(record: SessionRecord) -> bool:
 def put(record: SessionRecord) -> None:
     """Write a new session (overwriting any stale copy)."""
     r = get_redis()
-    with _guard():
+    with redis_guard():
         r.delete(keys.session(record.uid, record.sid))
     load(record)
 
@@ -202,7 +203,7 @@ def put(record: SessionRecord) -> None:
 def refresh_state(uid: int, sid: str) -> dict[str, str] | None:
     """The fields a refresh decides on, or ``None`` on a miss."""
     r = get_redis()
-    with _guard():
+    with redis_guard():
         vals = r.hmget(keys.session(uid, sid), ["st", "rr", "exp", "abs", "cur", "prev", "gen", "rot", "la"])
     if vals[0] is None:
         return None
@@ -213,7 +214,7 @@ def apply_rotation(
     *, uid: int, sid: str, cur: str, prev: str, generation: int, rotated_ms: int, expires_ms: int, absolute_ms: int
 ) -> None:
     r = get_redis()
-    with _guard():
+    with redis_guard():
         r.eval(
             lua.APPLY_ROTATION, 1, keys.session(uid, sid), cur, prev, generation, rotated_ms, expires_ms,
             min(expires_ms, absolute_ms),
@@ -225,7 +226,7 @@ def revoke(*, uid: int, sid: str, reason: str) -> int:
     r = get_redis()
     tomb = int(auth_settings.REVOKED_TOMBSTONE_TTL.total_seconds() * 1000)
     bl_prefix = keys.blacklist(uid, "")
-    with _guard():
+    with redis_guard():
         return int(
             r.eval(
                 lua.REVOKE, 3, keys.session(uid, sid), keys.user_sessions(uid), keys.session_jtis(uid, sid),
@@ -237,7 +238,7 @@ def revoke(*, uid: int, sid: str, reason: str) -> int:
 def blacklist_jti(*, uid: int, jti: str, exp: int) -> None:
     if exp <= time.time():
         return
-    with _guard():
+    with redis_guard():
         get_redis().set(keys.blacklist(uid, jti), "1", exat=exp)
 
 
@@ -245,7 +246,7 @@ def record_jti(*, uid: int, sid: str, jti: str, exp: int) -> None:
     """Remember a minted access token so revoking its session blacklists it."""
     r = get_redis()
     key = keys.session_jtis(uid, sid)
-    with _guard():
+    with redis_guard():
         pipe = r.pipeline(transaction=False)
         pipe.zadd(key, {jti: exp})
         pipe.zremrangebyscore(key, "-inf", int(time.time()))
@@ -254,7 +255,7 @@ def record_jti(*, uid: int, sid: str, jti: str, exp: int) -> None:
 
 
 def set_user_token_version(uid: int, tv: int) -> None:
-    with _guard():
+    with redis_guard():
         get_redis().hset(keys.user(uid), "tv", tv)
 
 
@@ -263,7 +264,7 @@ def last_active(uid: int, sids: list[str]) -> dict[str, int]:
     if not sids:
         return {}
     r = get_redis()
-    with _guard():
+    with redis_guard():
         pipe = r.pipeline(transaction=False)
         for sid in sids:
             pipe.hget(keys.session(uid, sid), "la")
@@ -272,5 +273,5 @@ def last_active(uid: int, sids: list[str]) -> dict[str, int]:
 
 
 def ping() -> bool:
-    with _guard():
+    with redis_guard():
         return bool(get_redis().ping())
