@@ -3,9 +3,10 @@
  *
  * The Web Locks API is used where the browser has it (a closed tab releases its
  * locks at once). Elsewhere a localStorage claim plus a BroadcastChannel release
- * message stands in: a claim older than the TTL is abandoned (its tab died), so a
- * dead holder blocks the others for at most LOCK_TTL_MS. The choice is made by
- * feature detection on first use; {@link resetLocks} forgets it (tests).
+ * message stands in: a tab that is closed releases its claims on `pagehide`, and
+ * a claim older than the TTL is abandoned (its tab crashed), so a dead holder
+ * blocks the others for at most LOCK_TTL_MS. The choice is made by feature
+ * detection on first use; {@link resetLocks} forgets it (tests).
  *
  * A waiter gives up after LOCK_WAIT_MS with an `lock_timeout` AuthClientError;
  * a holder keeps the lock for at most LOCK_TTL_MS even if `fn` hangs. `fn`
@@ -132,6 +133,7 @@ export function createWebLock({ locks, clock = getClock(), doneMs = LOCK_RESULT_
  * @param {import("./channel.js").Channel} [options.channel]
  * @param {import("./clock.js").Clock} [options.clock]
  * @param {string} [options.owner] identifies this tab in claims
+ * @param {EventTarget} [options.events] where `pagehide` arrives (window)
  * @returns {Lock}
  */
 export function createFallbackLock({
@@ -139,6 +141,7 @@ export function createFallbackLock({
   channel: givenChannel,
   clock = getClock(),
   owner = randomId(),
+  events = globalThis.window,
 } = {}) {
   const channel = givenChannel ?? openChannel(`${CHANNEL_NAME}:lock`);
   /** @type {Set<() => void>} */
@@ -147,6 +150,13 @@ export function createFallbackLock({
   const unsubscribe = channel.subscribe((message) => {
     if (message && message.type === "lock_released") wakeAll();
   });
+  /** Claims this tab holds now, by lock name. @type {Map<string, {nonce: string}>} */
+  const mine = new Map();
+  // A closing tab's refresh dies with it, and the server's grace window for a
+  // rotation it may have made (REFRESH_GRACE, as long as the TTL) is running: let
+  // the next tab in now rather than after the TTL. A crashed tab cannot do this.
+  const onPageHide = () => { for (const [name, claim] of [...mine]) release(name, claim); };
+  events?.addEventListener?.("pagehide", onPageHide);
 
   const keyOf = (/** @type {string} */ name) => `${STORAGE_PREFIX}lock:${name}`;
   const read = (/** @type {string} */ key) => {
@@ -198,6 +208,7 @@ export function createFallbackLock({
   }
 
   function release(name, claim) {
+    if (mine.get(name) === claim) mine.delete(name);
     const key = keyOf(name);
     if (read(key)?.nonce === claim.nonce) storage.removeItem(key);
     channel.postMessage({ type: "lock_released", name });
@@ -208,6 +219,7 @@ export function createFallbackLock({
     kind: "fallback",
     async runWithLock(name, fn, { waitMs = LOCK_WAIT_MS, ttlMs = LOCK_TTL_MS } = {}) {
       const { claim, waited } = await acquire(name, waitMs, ttlMs);
+      mine.set(name, claim);
       try {
         return await fn({ waited });
       } finally {
@@ -216,6 +228,7 @@ export function createFallbackLock({
     },
     dispose() {
       unsubscribe();
+      events?.removeEventListener?.("pagehide", onPageHide);
       if (!givenChannel) channel.close();
       wakeAll();
     },

@@ -85,6 +85,30 @@ test("fallback: a dead holder blocks for at most the TTL", async () => {
   assert.ok(enteredAt !== null && enteredAt >= LOCK_TTL_MS && enteredAt <= LOCK_TTL_MS + 500, `entered at ${enteredAt}`);
 });
 
+test("fallback: a holder whose tab is closed (pagehide) lets the next tab in at once", async () => {
+  const clock = createManualClock();
+  const storage = createFakeStorage();
+  const bus = createFakeBus();
+  const pageA = new EventTarget();
+  const a = createFallbackLock({ storage, channel: bus.open(), clock, owner: "a", events: pageA });
+  const b = createFallbackLock({ storage, channel: bus.open(), clock, owner: "b", events: new EventTarget() });
+  let aIn = false;
+  let bIn = null;
+  a.runWithLock("refresh", () => { aIn = true; return new Promise(() => {}); }); // dies mid-refresh
+  await clock.advanceAsync(LOCK_CONFIRM_MS);
+  assert.equal(aIn, true);
+  const runB = b.runWithLock("refresh", () => { bIn = clock.now(); return "B"; });
+  await clock.advanceAsync(2_000);
+  assert.equal(bIn, null, "b waits while a holds the lock");
+  const closedAt = clock.now();
+  pageA.dispatchEvent(new Event("pagehide"));
+  await clock.advanceAsync(LOCK_CONFIRM_MS);
+  assert.equal(await runB, "B");
+  assert.ok(bIn - closedAt <= LOCK_CONFIRM_MS, `b entered ${bIn - closedAt} ms after a's tab closed`);
+  a.dispose();
+  b.dispose();
+});
+
 test("fallback: waiting longer than LOCK_WAIT_MS fails with lock_timeout", async () => {
   const { clock, storage, list: [b] } = tabs(1);
   storage.setItem(`${STORAGE_PREFIX}lock:refresh`, JSON.stringify({ owner: "dead", nonce: "n", expiresAt: clock.wallNow() + LOCK_TTL_MS }));
