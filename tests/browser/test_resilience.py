@@ -82,9 +82,9 @@ def test_laptop_sleep_overnight_wakes_signed_in_with_one_refresh(
     # step), then the others' pending timers fire and the heartbeat notices the gap.
     tabs[0].reload()
     assert wait_ready(tabs[0]) == "signed-in"
-    context.clock.run_for(61_000)
+    context.clock.fast_forward(61_000)
     token = poll(lambda: all_signed_in_with_one_token(tabs, not_token=before), message=lambda: str(server_log.since(mark)))
-    poll(lambda: connected(tabs), message=lambda: str(states(tabs)))
+    poll(lambda: connected(tabs), timeout=15, message=lambda: str(states(tabs)))
     quiesce(context, server_log)
     assert server_sessions.generation(issued.session_id) == generation + 1, server_log.since(mark)
     assert not [e for e in server_log.since(mark) if e.path.startswith("/auth/") and e.detail != "200"]
