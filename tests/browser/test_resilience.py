@@ -100,13 +100,15 @@ def test_heartbeat_suspension_checks_the_session_at_once(
 ) -> None:
     context = new_context()
     sign_in(context)
-    [tab] = open_tabs(context, 1)
+    tabs = open_tabs(context, 3)
     server_log.settle()
-    # One ordinary beat (60 s): activity is posted, the session is not re-checked.
+    # One ordinary beat (60 s) in every tab: activity is posted once for the browser, and
+    # the session is not re-checked.
     mark = server_log.mark()
     context.clock.run_for(60_000)
     poll(lambda: server_log.http(mark, "/auth/activity"), message=lambda: str(server_log.since(mark)))
     quiesce(context, server_log)
+    assert [e.detail for e in server_log.http(mark, "/auth/activity")] == ["200"], server_log.since(mark)
     assert server_log.http(mark, "/auth/validate") == [] and server_log.http(mark, "/auth/refresh") == []
 
     # Timers paused for 130 s (over 2x the interval), then the next beat fires: check now.
@@ -114,9 +116,10 @@ def test_heartbeat_suspension_checks_the_session_at_once(
     context.clock.fast_forward(130_000)
     poll(lambda: server_log.http(mark, "/auth/validate"), timeout=3, message=lambda: str(server_log.since(mark)))
     quiesce(context, server_log)
-    assert [e.detail for e in server_log.http(mark, "/auth/validate")] == ["200"]
+    validated = [e.detail for e in server_log.http(mark, "/auth/validate")]  # each tab checks for itself
+    assert 1 <= len(validated) <= len(tabs) and set(validated) == {"200"}, server_log.since(mark)
     assert server_log.http(mark, "/auth/refresh") == []
-    assert tab_state(tab)["status"] == "signed-in"
+    assert all(s["status"] == "signed-in" for s in states(tabs))
 
 
 def test_network_cut_before_a_refresh_then_back_online_stays_signed_in(

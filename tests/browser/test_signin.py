@@ -31,6 +31,7 @@ def auth_cookies(context: BrowserContext) -> dict[str, dict[str, Any]]:
 
 def test_sign_in_with_fake_discord_then_tabs_stay_in_step(
     new_context: Callable[..., BrowserContext], open_tabs: Callable[..., list[Page]], server_log: ServerLog,
+    sign_in: Callable[..., Any],
 ) -> None:
     start = server_log.mark()
     context = new_context()
@@ -59,10 +60,17 @@ def test_sign_in_with_fake_discord_then_tabs_stay_in_step(
     token = tab_state(first)["token"]
     assert token and all(s["token"] == token and s["status"] == "signed-in" for s in states(tabs))
     poll(lambda: all(s["hub"] == "connected" for s in states(tabs)), message=lambda: str(states(tabs)))
-    # Who is online, live: this user is listed on every tab.
+    # Connection state and who is online, live: this user is listed on every tab...
     for tab in tabs:
+        assert tab.locator("#conn-status").get_attribute("data-state") == "connected"
         tab.locator("#online-users li", has_text=username).wait_for()
     assert len(server_log.ws(start)) == 1, server_log.since(start)  # one hub connection for the three tabs
+    # ...and someone signing in elsewhere appears on every tab without a reload.
+    elsewhere = new_context()
+    other = sign_in(elsewhere)
+    open_tabs(elsewhere, 1)
+    for tab in tabs:
+        tab.locator(f'#online-users li[data-user-id="{other.user_id}"]').wait_for()
 
 
 def test_document_cookie_and_storage_never_hold_the_session_or_refresh_token(
