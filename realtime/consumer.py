@@ -20,7 +20,7 @@ from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
 from channels.consumer import get_handler_name
 
-from sessions_core import security_log
+from sessions_core import metrics, security_log
 from sessions_core.conf import auth_settings
 from sessions_core.errors import AuthError, SessionExpired, SessionRevoked, StoreUnavailable
 from sessions_core.redis_client import REDIS_ERRORS
@@ -88,6 +88,8 @@ class HubConsumer(HubMethods, AsyncConsumer):
             await self.send({"type": "websocket.close", "code": 1008})
             raise StopConsumer() from e
         await self.send({"type": "websocket.accept"})
+        self.counted = True
+        metrics.HUB_CONNECTIONS.inc()
         self.timer = asyncio.ensure_future(self._run_timers())
 
     async def recheck(self) -> None:
@@ -286,6 +288,8 @@ class HubConsumer(HubMethods, AsyncConsumer):
         if getattr(self, "_cleaned", False):
             return
         self._cleaned = True
+        if getattr(self, "counted", False):
+            metrics.HUB_CONNECTIONS.dec()
         if self.timer is not None and self.timer is not asyncio.current_task():
             self.timer.cancel()
         await self._leave_groups()

@@ -210,3 +210,16 @@ async def test_eviction_and_token_version_bump_close_with_their_reason(issued: A
     await sync_to_async(user_bump_token_version)(user=user)
     assert (await other.call("sessionRevoked", timeout=1))["arguments"] == [{"reason": "token_version"}]
     assert (await other.next(is_close, timeout=1))["allowReconnect"] is False
+
+
+async def test_open_connections_gauge_follows_the_hub(issued: Any) -> None:
+    from prometheus_client import REGISTRY
+
+    def open_now() -> float:
+        return REGISTRY.get_sample_value("authsite_hub_connections") or 0.0
+
+    before = open_now()
+    hub = await open_hub(issued.access_token)
+    assert open_now() == before + 1
+    await hub.disconnect()
+    assert open_now() == before
