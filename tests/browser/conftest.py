@@ -82,6 +82,23 @@ class CountingDaphne(Daphne):
         self.requests.unlink(missing_ok=True)
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_test_environment: Any, django_db_blocker: Any) -> Iterator[None]:
+    """Create the test database for the pass.
+
+    pytest-django sets up only the databases that tests marked ``django_db``
+    ask for; these tests reach the database through ``db_thread`` instead, so
+    without this they would open the development database.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(config, verbosity=0)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_auth() -> None:
     """Replaces the suite's per-test Redis prefix: the pass shares one with its daphne."""
