@@ -107,16 +107,19 @@ def session_refresh(*, refresh_token: str, ip: str | None = None) -> RefreshOutc
         new_expiry = row.expires_at
         if row.expires_at - now < auth_settings.SESSION_SLIDE_WHEN_REMAINING:
             new_expiry = min(now + auth_settings.SESSION_IDLE_TTL, row.absolute_expires_at)
+        rotated = {
+            "refresh_hash": refresh_hash(successor.secret), "refresh_prev_hash": row.refresh_hash,
+            "refresh_generation": successor.generation, "refresh_rotated_at": now, "expires_at": new_expiry,
+            "last_active_at": now,
+        }
         won = AuthSession.objects.filter(
             pk=row.pk, state=SessionState.ACTIVE, refresh_hash=row.refresh_hash,
             expires_at__gt=now, absolute_expires_at__gt=now,
-        ).update(
-            refresh_hash=refresh_hash(successor.secret), refresh_prev_hash=row.refresh_hash,
-            refresh_generation=successor.generation, refresh_rotated_at=now, expires_at=new_expiry,
-            last_active_at=now,
-        )
-        row = _load_row(parts)
+        ).update(**rotated)
         if won:
+            # The row now holds exactly what this UPDATE wrote: no need to read it back.
+            for field, value in rotated.items():
+                setattr(row, field, value)
             store.apply_rotation(
                 uid=parts.uid, sid=parts.sid, cur=row.refresh_hash, prev=row.refresh_prev_hash,
                 generation=row.refresh_generation, rotated_ms=ms(now), expires_ms=ms(row.expires_at),
@@ -127,6 +130,7 @@ def session_refresh(*, refresh_token: str, ip: str | None = None) -> RefreshOutc
             playfab_renew_if_due(session=row)
             return RefreshOutcome(tokens=tokens_for(row, row.user, successor), kind="rotated")
         # Lost the race: fall through with the winner's state.
+        row = _load_row(parts)
         _ensure_live(row)
 
     if refresh_matches(parts.secret, row.refresh_prev_hash) and parts.generation + 1 == row.refresh_generation:

@@ -81,7 +81,10 @@ def test_token_mints_a_hub_access_token(user):
 
 
 def test_activity_requires_a_session(user):
-    assert post(Client(), "/auth/activity").status_code in (401, 403)
+    anonymous = Client(enforce_csrf_checks=True)
+    anonymous.get("/")  # a CSRF token, but no session
+    resp = post(anonymous, "/auth/activity")
+    assert resp.status_code == 401 and resp.json()["error"] == "not_authenticated"
     client, _ = sign_in(user)
     assert post(client, "/auth/activity").json()["ok"] is True
 
