@@ -14,18 +14,14 @@ import { randomId } from "./ids.js";
 /** @typedef {import("./sync.js").AuthSnapshot} AuthSnapshot */
 /** @typedef {{remainingMs: number, lifetimeMs: number}} Lifetime */
 
-
 /**
- * A server timestamp as epoch seconds (number or ISO string), or null.
+ * A server timestamp: integer epoch seconds, the one wire format of
+ * `server_time` and `session.*_expires_at`; anything else is unknown (null).
  * @param {unknown} value
+ * @returns {number|null}
  */
-export function epochSeconds(value) {
-  if (typeof value === "number" && Number.isFinite(value)) return value;
-  if (typeof value === "string") {
-    const ms = Date.parse(value);
-    return Number.isNaN(ms) ? null : ms / 1000;
-  }
-  return null;
+function seconds(value) {
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
 }
 
 /**
@@ -34,8 +30,8 @@ export function epochSeconds(value) {
  * @returns {number|null}
  */
 export function absoluteRemainingFromAnswer(answer) {
-  const end = epochSeconds(answer?.session?.absolute_expires_at);
-  const serverNow = epochSeconds(answer?.server_time);
+  const end = seconds(answer?.session?.absolute_expires_at);
+  const serverNow = seconds(answer?.server_time);
   return end === null || serverNow === null ? null : Math.max(0, (end - serverNow) * 1000);
 }
 

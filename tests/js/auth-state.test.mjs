@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { AuthState, absoluteRemainingFromAnswer, epochSeconds } from "../../static/js/auth-state.js";
+import { AuthState, absoluteRemainingFromAnswer } from "../../static/js/auth-state.js";
 import { createManualClock } from "../../static/js/clock.js";
 import { sessionAnswer } from "./helpers.mjs";
 
@@ -38,11 +38,21 @@ test("an answer for another session drops what belonged to the old one", () => {
   assert.equal(state.accessDue(), true, "a token must be minted for the hub");
 });
 
-test("the absolute end comes from the server's own clock", () => {
+test("the absolute end comes from the server's own clock, in epoch seconds only", () => {
   assert.equal(absoluteRemainingFromAnswer({ server_time: 1000, session: { absolute_expires_at: 1060 } }), 60_000);
-  assert.equal(absoluteRemainingFromAnswer({ server_time: "1970-01-01T00:16:40Z", session: { absolute_expires_at: "1970-01-01T00:17:40Z" } }), 60_000);
+  assert.equal(absoluteRemainingFromAnswer({ server_time: 1000, session: { absolute_expires_at: 900 } }), 0);
   assert.equal(absoluteRemainingFromAnswer({ session: { absolute_expires_at: 5 } }), null);
-  assert.equal(epochSeconds("not a date"), null);
+  // One wire format: an ISO string is not read as a time.
+  assert.equal(absoluteRemainingFromAnswer({ server_time: 1000, session: { absolute_expires_at: "1970-01-01T00:17:40Z" } }), null);
+});
+
+test("an answer without a usable absolute end keeps the one learnt before, aged", () => {
+  const clock = createManualClock();
+  const state = new AuthState(clock);
+  state.applyAnswer(sessionAnswer({ token: "t", absoluteIn: 3600 }));
+  clock.advance(10 * MIN);
+  state.applyAnswer({ ...sessionAnswer({ token: "u" }), server_time: null });
+  assert.equal(state.absoluteRemainingMs(), 50 * MIN);
 });
 
 test("a sibling's snapshot is aged by the wall clock between the tabs", () => {
