@@ -1,9 +1,13 @@
 /**
- * The client's one error type and the rule that decides what an auth answer means.
+ * The client's one error type and the one closed list of error codes.
  *
- * Only a definitive server answer signs the user out. Everything else is either
- * re-checked with /auth/validate first (a 401 that a racing tab can explain) or
- * retried (network failure, timeout, 429, 5xx, CSRF refusal, unexpected answers).
+ * Every code the client can hold is in {@link ERROR_KINDS}, with what it means
+ * for the session: "definitive" (the session is over), "recheck" (a 401 a stale
+ * or racing request can explain: ask /auth/validate before deciding) or "retry"
+ * (transient: network, timeout, 429, 5xx, refusals, odd answers). A code from
+ * the server that is not on the list is replaced by the client code for its
+ * HTTP status, so a new server code can never sign anybody out by accident.
+ * The server's codes are those of sessions_core/errors.py.
  * Errors cross `postMessage` as plain `{code, detail}` objects ({@link toWireError}).
  * @module errors
  */
@@ -11,53 +15,94 @@
 /** @typedef {"definitive" | "recheck" | "retry"} ErrorKind */
 /** @typedef {{code: string, detail: string}} WireError */
 
-/** 401 codes that mean "signed out for good": the session cannot come back. */
-export const DEFINITIVE_CODES = Object.freeze([
-  "not_authenticated",
-  "session_expired",
-  "session_revoked",
-  "refresh_reused",
-]);
-
-/** 401 codes a stale or racing request can produce: ask /auth/validate before deciding. */
-export const RECHECK_CODES = Object.freeze(["refresh_invalid", "token_invalid", "token_expired"]);
-
 /** Codes the client itself produces. */
 export const CLIENT_CODES = Object.freeze({
   network: "network_error",
   timeout: "timeout",
+  unauthorized: "unauthorized",
+  csrf: "csrf_failed",
+  rateLimited: "rate_limited",
+  server: "server_error",
+  http: "http_error",
   badResponse: "bad_response",
   lockTimeout: "lock_timeout",
   signedOut: "signed_out",
   connectionClosed: "connection_closed",
   noTab: "no_tab",
-  unauthorized: "unauthorized",
   handshake: "handshake_failed",
   hubError: "hub_error",
-  csrf: "csrf_failed",
+  client: "client_error",
 });
+
+/** Every error code the client knows, and what it means for the session. */
+export const ERROR_KINDS = Object.freeze({
+  // Server (sessions_core/errors.py, `definitive = True`): the session is over. Whether
+  // an answer speaks for the session depends on the endpoint too: see token-service.js.
+  not_authenticated: "definitive",
+  session_expired: "definitive",
+  session_revoked: "definitive",
+  refresh_reused: "definitive",
+  // Server: 401s a stale or racing request can produce.
+  refresh_invalid: "recheck",
+  token_invalid: "recheck",
+  token_expired: "recheck",
+  // Server: the request failed, the session did not.
+  auth_error: "retry",
+  bad_request: "retry",
+  not_found: "retry",
+  rate_limited: "retry",
+  store_unavailable: "retry",
+  provider_error: "retry",
+  provider_unavailable: "retry",
+  discord_denied: "retry",
+  oauth_state_invalid: "retry",
+  next_invalid: "retry",
+  // Client.
+  [CLIENT_CODES.signedOut]: "definitive",
+  [CLIENT_CODES.unauthorized]: "recheck",
+  [CLIENT_CODES.network]: "retry",
+  [CLIENT_CODES.timeout]: "retry",
+  [CLIENT_CODES.csrf]: "retry",
+  [CLIENT_CODES.server]: "retry",
+  [CLIENT_CODES.http]: "retry",
+  [CLIENT_CODES.badResponse]: "retry",
+  [CLIENT_CODES.lockTimeout]: "retry",
+  [CLIENT_CODES.connectionClosed]: "retry",
+  [CLIENT_CODES.noTab]: "retry",
+  [CLIENT_CODES.handshake]: "retry",
+  [CLIENT_CODES.hubError]: "retry",
+  [CLIENT_CODES.client]: "retry",
+});
+
+/**
+ * @param {unknown} code
+ * @returns {code is keyof typeof ERROR_KINDS}
+ */
+export function isKnownCode(code) {
+  return typeof code === "string" && Object.hasOwn(ERROR_KINDS, code);
+}
 
 export class AuthClientError extends Error {
   /**
-   * @param {string} code stable error code (the server's `error` field or a client code)
+   * @param {keyof typeof ERROR_KINDS} code one of {@link ERROR_KINDS}; its kind follows from it
    * @param {object} [options]
    * @param {string} [options.detail]
-   * @param {ErrorKind} [options.kind]
    * @param {number} [options.status] HTTP status, 0 when no answer arrived
    * @param {number|null} [options.retryAfterMs] server's Retry-After, if any
    * @param {unknown} [options.cause]
    */
-  constructor(code, { detail = "", kind = "retry", status = 0, retryAfterMs = null, cause } = {}) {
+  constructor(code, { detail = "", status = 0, retryAfterMs = null, cause } = {}) {
+    if (!isKnownCode(code)) throw new TypeError(`Unknown error code ${String(code)}`);
     super(detail || code, cause === undefined ? undefined : { cause });
     this.name = "AuthClientError";
     this.code = code;
     this.detail = detail || code;
-    this.kind = kind;
+    /** @type {ErrorKind} */ this.kind = ERROR_KINDS[code];
     this.status = status;
     this.retryAfterMs = retryAfterMs;
   }
 
-  /** True when this answer means the session is over. */
+  /** True when this code means the session is over. */
   get definitive() {
     return this.kind === "definitive";
   }
@@ -65,7 +110,7 @@ export class AuthClientError extends Error {
 
 /** The service was signed out while a caller waited. */
 export function signedOutError() {
-  return new AuthClientError(CLIENT_CODES.signedOut, { detail: "Signed out.", kind: "definitive" });
+  return new AuthClientError(CLIENT_CODES.signedOut, { detail: "Signed out." });
 }
 
 /**
@@ -82,7 +127,21 @@ export function parseRetryAfter(value) {
 }
 
 /**
- * Classify a non-2xx HTTP answer.
+ * The client code that stands for an HTTP status whose body gave no known code.
+ * @param {number} status
+ */
+function codeForStatus(status) {
+  // A 401 without a known code (a proxy, a newer server) is not proof of sign-out: re-check.
+  if (status === 401) return CLIENT_CODES.unauthorized;
+  if (status === 403) return CLIENT_CODES.csrf;
+  if (status === 429) return CLIENT_CODES.rateLimited;
+  if (status >= 500) return CLIENT_CODES.server;
+  return CLIENT_CODES.http;
+}
+
+/**
+ * Classify a non-2xx HTTP answer: the server's code when the list knows it,
+ * else the client code for the status (the server's code is kept in `detail`).
  * @param {number} status
  * @param {unknown} body parsed JSON body, or null when it was not JSON
  * @param {string|null} [retryAfter] the Retry-After header
@@ -91,19 +150,11 @@ export function parseRetryAfter(value) {
 export function classifyResponse(status, body, retryAfter = null) {
   const data = body && typeof body === "object" ? /** @type {Record<string, unknown>} */ (body) : {};
   const serverCode = typeof data.error === "string" ? data.error : null;
-  const detail = typeof data.detail === "string" ? data.detail : `HTTP ${status}`;
-  const retryAfterMs = parseRetryAfter(retryAfter);
-  const make = (code, kind) => new AuthClientError(code, { detail, kind, status, retryAfterMs });
-
-  if (status === 401) {
-    if (serverCode && DEFINITIVE_CODES.includes(serverCode)) return make(serverCode, "definitive");
-    // A 401 without a recognised code (a proxy, an unknown code) is not proof of sign-out.
-    return make(serverCode ?? CLIENT_CODES.unauthorized, "recheck");
-  }
-  if (status === 403) return make(serverCode ?? CLIENT_CODES.csrf, "retry");
-  if (status === 429) return make(serverCode ?? "rate_limited", "retry");
-  if (status >= 500) return make(serverCode ?? "server_error", "retry");
-  return make(serverCode ?? `http_${status}`, "retry");
+  const known = isKnownCode(serverCode) && (status === 401 || ERROR_KINDS[serverCode] === "retry");
+  const code = known ? /** @type {keyof typeof ERROR_KINDS} */ (serverCode) : codeForStatus(status);
+  let detail = typeof data.detail === "string" ? data.detail : `HTTP ${status}`;
+  if (serverCode && !known) detail = `${detail} (${serverCode})`;
+  return new AuthClientError(code, { detail, status, retryAfterMs: parseRetryAfter(retryAfter) });
 }
 
 /**
@@ -114,7 +165,6 @@ export function networkError(cause) {
   const aborted = cause && typeof cause === "object" && /** @type {any} */ (cause).name === "AbortError";
   return new AuthClientError(aborted ? CLIENT_CODES.timeout : CLIENT_CODES.network, {
     detail: aborted ? "The server did not answer in time." : "The network request failed.",
-    kind: "retry",
     cause,
   });
 }
@@ -130,19 +180,16 @@ export function toWireError(error) {
     const { code, detail } = /** @type {any} */ (error);
     return { code, detail: typeof detail === "string" ? detail : code };
   }
-  return { code: "client_error", detail: error instanceof Error ? error.message : String(error) };
+  return { code: CLIENT_CODES.client, detail: error instanceof Error ? error.message : String(error) };
 }
 
 /**
- * Rebuild an error that crossed postMessage; its kind follows from its code.
+ * Rebuild an error that crossed postMessage; its kind follows from its code (a
+ * code not on the list becomes `client_error`).
  * @param {WireError} wire
  */
 export function fromWireError(wire) {
-  const code = wire && typeof wire.code === "string" ? wire.code : "client_error";
-  const detail = wire && typeof wire.detail === "string" ? wire.detail : code;
-  const kind = DEFINITIVE_CODES.includes(code) ? "definitive" : RECHECK_CODES.includes(code) ? "recheck" : "retry";
-  return new AuthClientError(code, { detail, kind });
+  const code = isKnownCode(wire?.code) ? wire.code : CLIENT_CODES.client;
+  const detail = typeof wire?.detail === "string" ? wire.detail : code;
+  return new AuthClientError(code, { detail });
 }
-
-/** Reset hook (this module keeps no state). */
-export function resetErrors() {}

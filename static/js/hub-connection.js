@@ -22,7 +22,7 @@ import {
 } from "./constants.js";
 import { getClock } from "./clock.js";
 import { Emitter } from "./emitter.js";
-import { AuthClientError, CLIENT_CODES, toWireError } from "./errors.js";
+import { AuthClientError, CLIENT_CODES, classifyResponse, toWireError } from "./errors.js";
 import { backoffMs } from "./schedule.js";
 import { InvocationTracker, MessageType, PING, closeInfo, frame, handshakeRequest, parseHandshake, parseMessages } from "./signalr-protocol.js";
 
@@ -155,7 +155,7 @@ export class HubConnection extends Emitter {
       throw new AuthClientError(CLIENT_CODES.network, { detail: "Negotiate failed.", cause: error });
     }
     if (!response.ok) {
-      throw new AuthClientError(body?.error ?? `http_${response.status}`, { detail: body?.detail ?? "Negotiate refused.", status: response.status });
+      throw classifyResponse(response.status, body, response.headers?.get?.("Retry-After") ?? null);
     }
     const id = body?.connectionToken ?? body?.connectionId;
     if (typeof id !== "string") throw new AuthClientError(CLIENT_CODES.badResponse, { detail: body?.error ?? "Negotiate gave no connection id." });

@@ -34,7 +34,7 @@ import { randomId } from "./ids.js";
 
 /** @param {string} name */
 function lockTimeout(name) {
-  return new AuthClientError(CLIENT_CODES.lockTimeout, { detail: `Timed out waiting for lock ${name}.`, kind: "retry" });
+  return new AuthClientError(CLIENT_CODES.lockTimeout, { detail: `Timed out waiting for lock ${name}.` });
 }
 
 

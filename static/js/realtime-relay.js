@@ -18,7 +18,7 @@
  * @module realtime-relay
  */
 import { HUB_EVENTS, PORT_IDLE_MS, TOKEN_REQUEST_TIMEOUT_MS } from "./constants.js";
-import { AuthClientError, CLIENT_CODES, DEFINITIVE_CODES, fromWireError, toWireError } from "./errors.js";
+import { AuthClientError, CLIENT_CODES, fromWireError, toWireError } from "./errors.js";
 
 /**
  * Page to relay.
@@ -114,7 +114,7 @@ export class RealtimeRelay {
       case "logout":
         this.signedOut = true;
         this.connection.stop();
-        this.failRequests(new AuthClientError(CLIENT_CODES.signedOut, { kind: "definitive" }));
+        this.failRequests(new AuthClientError(CLIENT_CODES.signedOut));
         break;
       case "token":
         this.renew(Promise.resolve(message.accessToken));
@@ -206,7 +206,7 @@ export class RealtimeRelay {
     if (request.waiting.size > 0) return;
     for (const [id, entry] of this.requests) if (entry === request) this.requests.delete(id);
     this.clock.clearTimeout(request.timer);
-    const definitive = request.errors.find((e) => DEFINITIVE_CODES.includes(e.code) || e.definitive);
+    const definitive = request.errors.find((e) => e.definitive);
     request.reject(definitive ?? request.errors[0] ?? new AuthClientError(CLIENT_CODES.noTab, { detail: "Every tab left." }));
   }
 

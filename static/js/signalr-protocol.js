@@ -37,7 +37,7 @@ export const HANDSHAKE_REQUEST = Object.freeze({ protocol: "json", version: 1 })
 export class ProtocolError extends AuthClientError {
   /** @param {string} detail */
   constructor(detail) {
-    super(CLIENT_CODES.hubError, { detail, kind: "retry" });
+    super(CLIENT_CODES.hubError, { detail });
     this.name = "ProtocolError";
   }
 }

@@ -182,7 +182,7 @@ export class TokenService extends Emitter {
     let answer;
     try {
       answer = await this.api.post(path);
-      if (answer.valid === false) throw new AuthClientError("not_authenticated", { kind: "definitive", status: 200 });
+      if (answer.valid === false) throw new AuthClientError("not_authenticated", { status: 200 });
     } catch (error) {
       return this.fail(error, path, final);
     }

@@ -1,8 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import {
-  AuthClientError, DEFINITIVE_CODES, classifyResponse, fromWireError, networkError, parseRetryAfter, toWireError,
+  AuthClientError, CLIENT_CODES, ERROR_KINDS, classifyResponse, fromWireError, networkError, parseRetryAfter, toWireError,
 } from "../../static/js/errors.js";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
 
 test("only revoked/expired/reused/absent sessions are definitive", () => {
   for (const code of ["not_authenticated", "session_expired", "session_revoked", "refresh_reused"]) {
@@ -11,7 +15,8 @@ test("only revoked/expired/reused/absent sessions are definitive", () => {
     assert.equal(e.definitive, true);
     assert.equal(e.code, code);
   }
-  assert.equal(DEFINITIVE_CODES.length, 4);
+  const definitive = Object.keys(ERROR_KINDS).filter((code) => ERROR_KINDS[code] === "definitive");
+  assert.deepEqual(definitive.sort(), ["not_authenticated", "refresh_reused", "session_expired", "session_revoked", "signed_out"]);
 });
 
 test("doubtful 401s are re-checked, never taken as a logout", () => {
@@ -21,8 +26,14 @@ test("doubtful 401s are re-checked, never taken as a logout", () => {
     assert.equal(e.definitive, false);
   }
   // A 401 without our JSON (a proxy) or with an unknown code is not proof either.
-  assert.equal(classifyResponse(401, null).kind, "recheck");
-  assert.equal(classifyResponse(401, { error: "something_new" }).kind, "recheck");
+  assert.deepEqual([classifyResponse(401, null).code, classifyResponse(401, null).kind], ["unauthorized", "recheck"]);
+  const unknown = classifyResponse(401, { error: "something_new", detail: "new" });
+  assert.deepEqual([unknown.code, unknown.kind, unknown.detail], ["unauthorized", "recheck", "new (something_new)"]);
+});
+
+test("a definitive code only counts on a 401", () => {
+  const odd = classifyResponse(500, { error: "session_revoked" });
+  assert.deepEqual([odd.code, odd.kind], ["server_error", "retry"]);
 });
 
 test("rate limits, outages, CSRF refusals and odd answers are retried", () => {
@@ -32,9 +43,41 @@ test("rate limits, outages, CSRF refusals and odd answers are retried", () => {
   const down = classifyResponse(503, { error: "store_unavailable" }, "2");
   assert.deepEqual([down.kind, down.code, down.retryAfterMs], ["retry", "store_unavailable", 2000]);
   assert.equal(classifyResponse(502, null).code, "server_error");
+  assert.equal(classifyResponse(503, { error: "new_outage" }).code, "server_error");
+  assert.equal(classifyResponse(429, null).code, "rate_limited");
   assert.deepEqual([classifyResponse(403, null).code, classifyResponse(403, null).kind], ["csrf_failed", "retry"]);
-  assert.equal(classifyResponse(404, null).code, "http_404");
+  assert.equal(classifyResponse(404, null).code, "http_error");
   assert.equal(classifyResponse(400, { error: "bad_request" }).kind, "retry");
+});
+
+test("the list of codes is closed: an unknown code cannot be made", () => {
+  assert.throws(() => new AuthClientError("made_up"), TypeError);
+  for (const code of Object.values(CLIENT_CODES)) assert.ok(code in ERROR_KINDS, code);
+  assert.equal(new AuthClientError("session_revoked").kind, "definitive", "the kind follows from the code");
+});
+
+/** The server's error module: the errors.py that defines `class AuthError` (wherever it lives now). */
+function serverErrorsSource(dir = ROOT, depth = 0) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name.startsWith(".") || entry.name === "node_modules" || entry.name === "tests") continue;
+    const path = join(dir, entry.name);
+    if (entry.isFile() && entry.name === "errors.py") {
+      const text = readFileSync(path, "utf8");
+      if (text.includes("class AuthError(")) return text;
+    } else if (entry.isDirectory() && depth < 3) {
+      const found = serverErrorsSource(path, depth + 1);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
+test("every code the server's error hierarchy defines is on the list", (t) => {
+  const source = serverErrorsSource();
+  if (source === null) return t.skip("no errors.py with class AuthError found");
+  const codes = [...source.matchAll(/^\s+code = "([a-z_]+)"/gm)].map((m) => m[1]);
+  assert.ok(codes.length >= 10, `found ${codes}`);
+  for (const code of codes) assert.ok(code in ERROR_KINDS, `${code} is not in ERROR_KINDS`);
 });
 
 test("Retry-After: delta-seconds only (a date would need the device clock)", () => {
@@ -48,16 +91,17 @@ test("Retry-After: delta-seconds only (a date would need the device clock)", () 
 test("a failed fetch is a retryable network error; an abort is a timeout", () => {
   assert.deepEqual([networkError(new TypeError("Failed to fetch")).code, networkError(new TypeError("x")).kind], ["network_error", "retry"]);
   const abort = Object.assign(new Error("aborted"), { name: "AbortError" });
-  assert.equal(networkError(abort).code, "timeout");
+  assert.deepEqual([networkError(abort).code, networkError(abort).kind], ["timeout", "retry"]);
 });
 
 test("errors cross postMessage as plain {code, detail} and come back with their kind", () => {
-  const wire = toWireError(new AuthClientError("session_revoked", { detail: "ended", kind: "definitive" }));
+  const wire = toWireError(new AuthClientError("session_revoked", { detail: "ended" }));
   assert.deepEqual(wire, { code: "session_revoked", detail: "ended" });
   assert.deepEqual(structuredClone(wire), wire);
   assert.equal(fromWireError(wire).definitive, true);
   assert.equal(fromWireError({ code: "refresh_invalid", detail: "" }).kind, "recheck");
   assert.equal(fromWireError({ code: "network_error", detail: "" }).kind, "retry");
+  assert.deepEqual([fromWireError({ code: "made_up", detail: "?" }).code, fromWireError(null).code], ["client_error", "client_error"]);
   assert.deepEqual(toWireError(new Error("boom")), { code: "client_error", detail: "boom" });
   assert.deepEqual(toWireError({ code: "lock_timeout" }), { code: "lock_timeout", detail: "lock_timeout" });
 });

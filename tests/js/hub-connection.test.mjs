@@ -174,7 +174,7 @@ test("a refused token is replaced once; refused twice, the session needs a check
 });
 
 test("a definitive error from the token source stops, without retry loops", async () => {
-  const h = setup({ tokens: () => { throw new AuthClientError("session_revoked", { kind: "definitive" }); } });
+  const h = setup({ tokens: () => { throw new AuthClientError("session_revoked"); } });
   conn.start();
   await h.run(60_000);
   assert.equal(h.states.at(-1), "unauthorized");
