@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from sessions_core.redis_urls import cache_config, channel_layer_config
+from sessions_core.store.urls import cache_config, channel_layer_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -48,7 +48,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "sessions_core",
+    "signin",
     "realtime",
+    "ops",
 ]
 
 MIDDLEWARE = [

@@ -154,7 +154,7 @@ def part_throughput(args: argparse.Namespace) -> None:
 
 async def session_check_cpu(token: str, concurrency: int, rounds: int = 300) -> float:
     """CPU microseconds per call of the middleware's check, ``concurrency`` calls in flight."""
-    from sessions_core.middleware import authenticate_session_token
+    from sessions_core.services.authenticate import authenticate_session_token
 
     await authenticate_session_token(token)
     start = time.process_time()

@@ -8,6 +8,6 @@ class RealtimeConfig(AppConfig):
     def ready(self) -> None:
         from sessions_core.signals import session_revoked
 
-        from .groups import close_revoked_session
+        from realtime.groups import close_revoked_session
 
         session_revoked.connect(close_revoked_session, dispatch_uid="realtime.close_revoked_session")

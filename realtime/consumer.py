@@ -20,15 +20,17 @@ from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
 from channels.consumer import get_handler_name
 
-from sessions_core import metrics, security_log
+from sessions_core import security_log
+
 from sessions_core.conf import auth_settings
 from sessions_core.errors import AuthError, SessionExpired, SessionRevoked, StoreUnavailable
-from sessions_core.redis_client import REDIS_ERRORS
+from sessions_core.store.client import REDIS_ERRORS
 
-from . import presence, protocol
-from .auth import HubPrincipal, check_session
-from .groups import app_group, presence_group, session_group, user_group
-from .hub import HubMethods
+from realtime import presence, protocol
+from realtime.auth import HubPrincipal, check_session
+from realtime.signals import hub_connection_closed, hub_connection_opened
+from realtime.groups import app_group, presence_group, session_group, user_group
+from realtime.hub import HubMethods
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ class HubConsumer(HubMethods, AsyncConsumer):
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch minus its per-message ``close_old_connections`` thread hop:
-        the hub touches SQL only in :func:`realtime.auth.db_call`, which does that itself."""
+        the hub touches SQL only in :func:`sessions_core.db.db_call`, which does that itself."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
@@ -89,7 +91,7 @@ class HubConsumer(HubMethods, AsyncConsumer):
             raise StopConsumer() from e
         await self.send({"type": "websocket.accept"})
         self.counted = True
-        metrics.HUB_CONNECTIONS.inc()
+        hub_connection_opened.send(sender=HubConsumer)
         self.timer = asyncio.ensure_future(self._run_timers())
 
     async def recheck(self) -> None:
@@ -289,7 +291,7 @@ class HubConsumer(HubMethods, AsyncConsumer):
             return
         self._cleaned = True
         if getattr(self, "counted", False):
-            metrics.HUB_CONNECTIONS.dec()
+            hub_connection_closed.send(sender=HubConsumer)
         if self.timer is not None and self.timer is not asyncio.current_task():
             self.timer.cancel()
         await self._leave_groups()

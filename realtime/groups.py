@@ -17,7 +17,7 @@ from channels.layers import get_channel_layer
 
 from sessions_core import security_log
 from sessions_core.conf import auth_settings
-from sessions_core.redis_client import REDIS_ERRORS
+from sessions_core.store.client import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
 

@@ -9,15 +9,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from django.db import DatabaseError
+from sessions_core.services import authenticate
 
-from sessions_core import store
-from sessions_core.services import session_flush_activity
-
-from . import presence
-from .auth import HubPrincipal, authenticate_access_token, check_session, db_call
-from .errors import HubError
-from .groups import app_group
+from realtime import presence
+from realtime.auth import HubPrincipal, authenticate_access_token
+from realtime.errors import HubError
+from realtime.groups import app_group
 
 
 class HubMethods:
@@ -49,15 +46,7 @@ class HubMethods:
 
     async def hub_method_heartbeat(self) -> dict[str, int]:
         """Touch the session's last activity (Redis ``la``, flushed to SQL when due) and the user's presence."""
-        validated = await store.avalidate(self.principal.uid, self.principal.sid)
-        if validated is None:
-            await check_session(self.principal)
-            validated = await store.avalidate(self.principal.uid, self.principal.sid)
-        if validated is not None and validated.flush_due:
-            try:
-                await db_call(session_flush_activity, sid=self.principal.sid, last_active_ms=store.now_ms())
-            except DatabaseError:
-                pass  # Activity is in Redis already; the next flush carries it to SQL.
+        await authenticate.session_touch(uid=self.principal.uid, sid=self.principal.sid)
         await presence.heartbeat(self.principal)
         return {"serverTime": int(time.time())}
 

@@ -23,9 +23,9 @@ from django.http.request import validate_host
 from sessions_core import security_log
 from sessions_core.errors import AuthError
 
-from . import negotiation
-from .auth import HubPrincipal, check_session, verify_access_token
-from .errors import OriginRefused
+from realtime import negotiation
+from realtime.auth import HubPrincipal, check_session, verify_access_token
+from realtime.errors import OriginRefused
 
 Scope = dict[str, Any]
 

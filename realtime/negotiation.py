@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import hashlib
 
-from sessions_core import redis_keys
+from sessions_core.store import keys as redis_keys
 from sessions_core.conf import auth_settings
-from sessions_core.crypto import random_secret
+from sessions_core.tokens.crypto import random_secret
 from sessions_core.errors import StoreUnavailable
-from sessions_core.redis_client import REDIS_ERRORS, get_async_redis
+from sessions_core.store.client import REDIS_ERRORS, get_async_redis
 
-from .auth import HubPrincipal
-from .errors import ConnectionUnknown
+from realtime.auth import HubPrincipal
+from realtime.errors import ConnectionUnknown
 
 NEGOTIATE_VERSION = 1
 MAX_TOKEN_CHARS = 64

@@ -20,15 +20,15 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 
-from sessions_core import redis_keys as keys
+from sessions_core.store import keys as redis_keys
 from sessions_core.conf import auth_settings
 from sessions_core.store import redis_guard
-from sessions_core.redis_client import get_async_redis
+from sessions_core.store.client import get_async_redis
 
-from . import lua
-from .auth import HubPrincipal
-from .errors import HubError
-from .groups import APP_GROUP_RE, presence_group
+from realtime import lua
+from realtime.auth import HubPrincipal
+from realtime.errors import HubError
+from realtime.groups import APP_GROUP_RE, presence_group
 
 HEARTBEAT_MEMBER = "hb"
 SWEEP_BATCH = 100
@@ -62,7 +62,7 @@ async def _announce(uid: int, name: str, online: bool) -> None:
 async def _mark_online(p: HubPrincipal, until_ms: int) -> None:
     r = get_async_redis()
     with redis_guard():
-        came = await r.eval(lua.SET_ONLINE, 2, keys.presence(), keys.presence_names(), p.uid, until_ms, p.name, now_ms())
+        came = await r.eval(lua.SET_ONLINE, 2, redis_keys.presence(), redis_keys.presence_names(), p.uid, until_ms, p.name, now_ms())
     if int(came):
         await _announce(p.uid, p.name, True)
 
@@ -73,7 +73,7 @@ async def register(p: HubPrincipal, connection_id: str) -> list[str]:
     now = now_ms()
     with redis_guard():
         res = await r.eval(
-            lua.REGISTER, 3, keys.connections(p.uid), keys.connection_leases(p.uid), keys.session_groups(p.uid, p.sid),
+            lua.REGISTER, 3, redis_keys.connections(p.uid), redis_keys.connection_leases(p.uid), redis_keys.session_groups(p.uid, p.sid),
             now, connection_id, p.sid, now + _ms("HUB_CONNECTION_LEASE"), _key_ttl_ms(),
         )
     await _mark_online(p, int(float(_s(res[0]))))
@@ -95,7 +95,7 @@ async def _renew(p: HubPrincipal, member: str, sid: str, lease_ms: int) -> None:
     now = now_ms()
     with redis_guard():
         top = await r.eval(
-            lua.RENEW, 2, keys.connections(p.uid), keys.connection_leases(p.uid),
+            lua.RENEW, 2, redis_keys.connections(p.uid), redis_keys.connection_leases(p.uid),
             now, member, sid, now + lease_ms, _key_ttl_ms(),
         )
     await _mark_online(p, int(float(_s(top))))
@@ -110,13 +110,13 @@ async def unregister(p: HubPrincipal, connection_id: str) -> bool:
     r = get_async_redis()
     now = now_ms()
     with redis_guard():
-        top = int(float(_s(await r.eval(lua.UNREGISTER, 2, keys.connections(p.uid), keys.connection_leases(p.uid), now, connection_id))))
+        top = int(float(_s(await r.eval(lua.UNREGISTER, 2, redis_keys.connections(p.uid), redis_keys.connection_leases(p.uid), now, connection_id))))
         if top > now:
             return False
-        removed = int(await r.eval(lua.SET_OFFLINE, 2, keys.presence(), keys.presence_names(), p.uid))
+        removed = int(await r.eval(lua.SET_OFFLINE, 2, redis_keys.presence(), redis_keys.presence_names(), p.uid))
         # Re-read: a connection may have registered between the two scripts (they
         # are on different Cluster slots, so they cannot be one script).
-        again = int(float(_s(await r.eval(lua.LATEST, 1, keys.connection_leases(p.uid), now_ms()))))
+        again = int(float(_s(await r.eval(lua.LATEST, 1, redis_keys.connection_leases(p.uid), now_ms()))))
     if again > now:
         await _mark_online(p, again)
         return False
@@ -138,7 +138,7 @@ async def sweep(*, force: bool = False) -> list[int]:
         return []
     _last_sweep = mono
     with redis_guard():
-        gone = await get_async_redis().eval(lua.SWEEP, 2, keys.presence(), keys.presence_names(), now_ms(), SWEEP_BATCH)
+        gone = await get_async_redis().eval(lua.SWEEP, 2, redis_keys.presence(), redis_keys.presence_names(), now_ms(), SWEEP_BATCH)
     uids = [int(_s(u)) for u in gone]
     for uid in uids:
         await _announce(uid, "", False)
@@ -148,7 +148,7 @@ async def sweep(*, force: bool = False) -> list[int]:
 async def online_users(limit: int = 1000) -> list[dict[str, str]]:
     """Online users as ``[{"userId", "name"}]``, at most ``limit``."""
     with redis_guard():
-        flat = await get_async_redis().eval(lua.ONLINE, 2, keys.presence(), keys.presence_names(), now_ms(), limit)
+        flat = await get_async_redis().eval(lua.ONLINE, 2, redis_keys.presence(), redis_keys.presence_names(), now_ms(), limit)
     vals = [_s(v) for v in flat]
     return [{"userId": vals[i], "name": vals[i + 1]} for i in range(0, len(vals), 2)]
 
@@ -157,8 +157,8 @@ async def connections_of(uid: int) -> dict[str, str]:
     """Open connections of a user (connection id -> session id), lapsed leases excluded."""
     r = get_async_redis()
     with redis_guard():
-        conns = await r.hgetall(keys.connections(uid))
-        live = await r.zrangebyscore(keys.connection_leases(uid), f"({now_ms()}", "+inf")
+        conns = await r.hgetall(redis_keys.connections(uid))
+        live = await r.zrangebyscore(redis_keys.connection_leases(uid), f"({now_ms()}", "+inf")
     alive = {_s(c) for c in live}
     return {_s(c): _s(s) for c, s in conns.items() if _s(c) in alive}
 
@@ -171,7 +171,7 @@ def check_group_name(name: object) -> str:
 
 async def join_group(p: HubPrincipal, name: str) -> None:
     """Remember that the session joined ``name`` (kept while the session can live)."""
-    key = keys.session_groups(p.uid, p.sid)
+    key = redis_keys.session_groups(p.uid, p.sid)
     r = get_async_redis()
     with redis_guard():
         if await r.scard(key) >= auth_settings.HUB_MAX_GROUPS_PER_SESSION and not await r.sismember(key, name):
@@ -184,4 +184,4 @@ async def join_group(p: HubPrincipal, name: str) -> None:
 
 async def leave_group(p: HubPrincipal, name: str) -> None:
     with redis_guard():
-        await get_async_redis().srem(keys.session_groups(p.uid, p.sid), name)
+        await get_async_redis().srem(redis_keys.session_groups(p.uid, p.sid), name)

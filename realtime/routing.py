@@ -6,8 +6,8 @@ from typing import Any
 from channels.routing import URLRouter
 from django.urls import path
 
-from .consumer import HubConsumer
-from .middleware import HubAuthMiddleware
+from realtime.consumer import HubConsumer
+from realtime.middleware import HubAuthMiddleware
 
 
 def websocket_application() -> Any:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from realtime import views
 
 urlpatterns = [
     path("hub/negotiate", views.negotiate, name="hub-negotiate"),

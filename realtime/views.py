@@ -9,8 +9,8 @@ from sessions_core import security_log
 from sessions_core.errors import AuthError
 from sessions_core.views.http import client_ip, error_response
 
-from . import negotiation
-from .auth import authenticate_access_token
+from realtime import negotiation
+from realtime.auth import authenticate_access_token
 
 
 def _bearer(request: HttpRequest) -> str | None:

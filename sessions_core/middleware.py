@@ -7,19 +7,16 @@ on a Redis miss (rehydration) and at most once a minute to flush activity.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from asgiref.sync import markcoroutinefunction, sync_to_async
-from django.db import DatabaseError
+from asgiref.sync import markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
-from . import keys, metrics, store
-from .conf import SESSION_COOKIE
-from .errors import AuthError, NotAuthenticated, SessionRevoked, StoreUnavailable, TokenInvalid
-from .services import session_flush_activity, session_rehydrate
-from .tokens import SessionClaims, peek_session_kid, read_session_token
+from sessions_core import store
+from sessions_core.conf import SESSION_COOKIE
+from sessions_core.errors import AuthError, NotAuthenticated
+from sessions_core.services.authenticate import authenticate_session_token
 
 
 @dataclass(frozen=True)
@@ -41,41 +38,6 @@ class AuthContext:
 
 
 ANONYMOUS = AuthContext()
-
-
-async def _claims(token: str) -> SessionClaims:
-    ring = await keys.aget_keyring()
-    try:
-        return read_session_token(ring, token, now=time.time())
-    except TokenInvalid:
-        kid = peek_session_kid(token)
-        if not await sync_to_async(keys.reload_for_unknown_kid)(kid):
-            raise
-        return read_session_token(await keys.aget_keyring(), token, now=time.time())
-
-
-@metrics.timed_validate
-async def authenticate_session_token(token: str) -> tuple[SessionClaims, store.Validated]:
-    """Verify a session token and its session; raises an ``AuthError`` saying why not."""
-    claims = await _claims(token)
-    validated = await store.avalidate(claims.uid, claims.sid)
-    if validated is None:
-        try:
-            found = await sync_to_async(session_rehydrate)(uid=claims.uid, sid=claims.sid)
-        except DatabaseError as e:
-            raise StoreUnavailable() from e
-        if not found:
-            raise SessionRevoked("No such session.", reason="unknown")
-        validated = await store.avalidate(claims.uid, claims.sid)
-        if validated is None:
-            raise StoreUnavailable()
-    if validated.flush_due:
-        try:
-            await sync_to_async(session_flush_activity)(sid=claims.sid, last_active_ms=store.now_ms())
-        except DatabaseError:
-            # Activity is already in Redis; the next flush carries it to SQL.
-            pass
-    return claims, validated
 
 
 class SessionTokenMiddleware:

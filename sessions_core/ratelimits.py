@@ -9,9 +9,9 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 
-from . import security_log
-from .errors import RateLimited, StoreUnavailable
-from .redis_client import REDIS_ERRORS
+from sessions_core import security_log
+from sessions_core.errors import RateLimited, StoreUnavailable
+from sessions_core.store.client import REDIS_ERRORS
 
 try:
     from django_redis.exceptions import ConnectionInterrupted

@@ -10,7 +10,7 @@ import logging
 import time
 from typing import Any
 
-from .signals import security_event
+from sessions_core.signals import security_event
 
 logger = logging.getLogger("authsite.security")
 

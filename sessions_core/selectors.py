@@ -7,10 +7,10 @@ from typing import Any
 
 from django.utils import timezone
 
-from . import store
-from .errors import RefreshInvalid
-from .models import AuthSession, SessionState
-from .tokens import parse_refresh_token, refresh_matches
+from sessions_core import store
+from sessions_core.errors import RefreshInvalid
+from sessions_core.models import AuthSession, SessionState
+from sessions_core.tokens import parse_refresh_token, refresh_matches
 
 
 async def aget_session(*, sid: str, uid: int) -> AuthSession | None:

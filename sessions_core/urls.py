@@ -1,9 +1,10 @@
 from django.urls import path
 
-from . import metrics
-from .views import api
+from sessions_core.views import api, pages
 
 urlpatterns = [
+    path("", pages.landing, name="landing"),
+    path("app", pages.app_page, name="app"),
     path("auth/validate", api.validate, name="auth-validate"),
     path("auth/refresh", api.refresh, name="auth-refresh"),
     path("auth/token", api.token, name="auth-token"),
@@ -15,5 +16,4 @@ urlpatterns = [
     path(".well-known/jwks.json", api.jwks, name="jwks"),
     path("healthz", api.healthz, name="healthz"),
     path("readyz", api.readyz, name="readyz"),
-    path("metrics", metrics.metrics_view, name="metrics"),
 ]

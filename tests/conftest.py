@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from django.conf import settings as dj_settings
 
-from sessions_core import keys
-from sessions_core.redis_client import reset_clients
+from sessions_core.tokens import signing_keys
+from sessions_core.store.client import reset_clients
 from tests.support.redis_server import RedisServer
 
 
@@ -28,9 +28,9 @@ def _isolated_auth(settings: Any) -> Iterator[None]:
     settings.CACHES = {
         "default": {**dj_settings.CACHES["default"], "KEY_PREFIX": conf["REDIS_KEY_PREFIX"]},
     }
-    keys.reset_for_tests()
+    signing_keys.reset_for_tests()
     yield
-    keys.reset_for_tests()
+    signing_keys.reset_for_tests()
 
 
 def point_redis_at(settings: Any, url: str) -> None:

@@ -5,11 +5,11 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..conf import auth_settings
-from ..keys import get_keyring
-from ..models import AuthSession, SessionState, User
-from ..store import SessionRecord, record_jti
-from ..tokens import RefreshParts, deterministic_jti, epoch, make_access_token, make_session_token
+from sessions_core.conf import auth_settings
+from sessions_core.tokens.signing_keys import get_keyring
+from sessions_core.models import AuthSession, User
+from sessions_core.store import record_jti
+from sessions_core.tokens import RefreshParts, deterministic_jti, epoch, make_access_token, make_session_token
 
 
 @dataclass(frozen=True)
@@ -27,33 +27,6 @@ class IssuedTokens:
     session_expires_at: datetime
     absolute_expires_at: datetime
     user: dict[str, object]
-
-
-def ms(dt: datetime) -> int:
-    return int(dt.timestamp() * 1000)
-
-
-def record_for(row: AuthSession, user: User) -> SessionRecord:
-    """The Redis copy of a session row (user fields travel with it: no SQL on the hot path)."""
-    return SessionRecord(
-        uid=user.pk,
-        sid=row.id.hex,
-        active=row.state == SessionState.ACTIVE and not row.is_expired,
-        revoke_reason=row.revoke_reason or ("expired" if row.is_expired else ""),
-        expires_ms=ms(row.expires_at),
-        absolute_ms=ms(row.absolute_expires_at),
-        token_version=row.token_version,
-        user_token_version=user.token_version,
-        last_active_ms=ms(row.last_active_at),
-        refresh_hash=row.refresh_hash,
-        refresh_prev_hash=row.refresh_prev_hash,
-        generation=row.refresh_generation,
-        rotated_ms=ms(row.refresh_rotated_at or row.created_at),
-        username=user.username,
-        display_name=user.display_name(),
-        avatar_url=user.avatar_url,
-        playfab_id=user.playfab_id,
-    )
 
 
 def tokens_for(row: AuthSession, user: User, refresh: RefreshParts) -> IssuedTokens:

@@ -23,16 +23,20 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
-from .. import metrics, security_log, store
-from ..conf import auth_settings
-from ..errors import RefreshInvalid, RefreshReused, SessionExpired, SessionRevoked
-from ..models import AuthSession, RevokeReason, SessionEvent, SessionState
-from ..tokens import RefreshParts, next_refresh, parse_refresh_token, refresh_hash, refresh_matches
-from .issue import IssuedTokens, ms, record_for, tokens_for
-from .playfab_renewal import playfab_renew_if_due
-from .sessions import session_revoke
+from sessions_core import security_log, store
+from sessions_core.conf import auth_settings
+from sessions_core.errors import RefreshInvalid, RefreshReused, SessionExpired, SessionRevoked
+from sessions_core.instrument import timed
+from sessions_core.models import AuthSession, RevokeReason, SessionEvent, SessionState
+from sessions_core.reasons import ReuseCause
+from sessions_core.services.issue import IssuedTokens, tokens_for
+from sessions_core.services.sessions import session_revoke
+from sessions_core.signals import session_rotated
+from sessions_core.store.records import ms
+from sessions_core.tokens import RefreshParts, next_refresh, parse_refresh_token, refresh_hash, refresh_matches
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,7 @@ def _is_ancestor(parts: RefreshParts, row: AuthSession) -> bool:
     return refresh_matches(cur.secret, row.refresh_hash)
 
 
-@metrics.timed_refresh
+@timed("refresh")
 def session_refresh(*, refresh_token: str, ip: str | None = None) -> RefreshOutcome:
     """Rotate a refresh token; raises ``RefreshInvalid``, ``RefreshReused``, ``SessionRevoked``,
     ``SessionExpired`` or ``StoreUnavailable`` (then nothing changed)."""
@@ -89,18 +93,12 @@ def session_refresh(*, refresh_token: str, ip: str | None = None) -> RefreshOutc
     now = timezone.now()
 
     # Fast answer for a sibling tab's replay, from Redis alone.
-    state = store.refresh_state(parts.uid, parts.sid)
-    if state is not None:
-        if state["st"] != "a":
-            store.raise_for("revoked", state["rr"])
-        if hmac.compare_digest(state["prev"], presented) and ms(now) - int(state["rot"] or 0) <= _grace_ms():
-            row = _load_row(parts)
-            return _grace_answer(row, parts, ip)
+    state = store.rotation_state(parts.uid, parts.sid)
+    if hmac.compare_digest(state.refresh_prev_hash, presented) and ms(now) - state.rotated_ms <= _grace_ms():
+        return _grace_answer(_load_row(parts), parts, ip)
 
     row = _load_row(parts)
     _ensure_live(row)
-    if state is None:
-        store.load(record_for(row, row.user))
 
     if refresh_matches(parts.secret, row.refresh_hash) and parts.generation == row.refresh_generation:
         successor = next_refresh(parts)
@@ -112,22 +110,27 @@ def session_refresh(*, refresh_token: str, ip: str | None = None) -> RefreshOutc
             "refresh_generation": successor.generation, "refresh_rotated_at": now, "expires_at": new_expiry,
             "last_active_at": now,
         }
-        won = AuthSession.objects.filter(
-            pk=row.pk, state=SessionState.ACTIVE, refresh_hash=row.refresh_hash,
-            expires_at__gt=now, absolute_expires_at__gt=now,
-        ).update(**rotated)
+        # The services' write order: SQL decides, Redis follows, then the commit. A
+        # Redis failure rolls the rotation back, so the client's retry with the same
+        # token finds the chain unmoved instead of a successor it never received.
+        with transaction.atomic():
+            won = AuthSession.objects.filter(
+                pk=row.pk, state=SessionState.ACTIVE, refresh_hash=row.refresh_hash,
+                expires_at__gt=now, absolute_expires_at__gt=now,
+            ).update(**rotated)
+            if won:
+                # The row now holds exactly what this UPDATE wrote: no need to read it back.
+                for field, value in rotated.items():
+                    setattr(row, field, value)
+                store.apply_rotation(
+                    uid=parts.uid, sid=parts.sid, cur=row.refresh_hash, prev=row.refresh_prev_hash,
+                    generation=row.refresh_generation, rotated_ms=ms(now), expires_ms=ms(row.expires_at),
+                    absolute_ms=ms(row.absolute_expires_at),
+                )
         if won:
-            # The row now holds exactly what this UPDATE wrote: no need to read it back.
-            for field, value in rotated.items():
-                setattr(row, field, value)
-            store.apply_rotation(
-                uid=parts.uid, sid=parts.sid, cur=row.refresh_hash, prev=row.refresh_prev_hash,
-                generation=row.refresh_generation, rotated_ms=ms(now), expires_ms=ms(row.expires_at),
-                absolute_ms=ms(row.absolute_expires_at),
-            )
             security_log.event("refresh.rotated", user_id=row.user_id, session_id=parts.sid, ip=ip)
-            # Renews the PlayFab ticket when due; never raises for PlayFab trouble (DESIGN.md).
-            playfab_renew_if_due(session=row)
+            # Listeners (the sign-in app's PlayFab renewal) never raise (DESIGN.md).
+            session_rotated.send(sender=AuthSession, session=row)
             return RefreshOutcome(tokens=tokens_for(row, row.user, successor), kind="rotated")
         # Lost the race: fall through with the winner's state.
         row = _load_row(parts)
@@ -138,10 +141,10 @@ def session_refresh(*, refresh_token: str, ip: str | None = None) -> RefreshOutc
         if now - rotated_at <= auth_settings.REFRESH_GRACE:
             return _grace_answer(row, parts, ip)
         unused = row.last_active_at <= rotated_at + timedelta(seconds=1)
-        raise _reuse(row, cause="client_lost_answer" if unused else "replay_outside_window", ip=ip)
+        raise _reuse(row, cause=ReuseCause.CLIENT_LOST_ANSWER if unused else ReuseCause.REPLAY_OUTSIDE_WINDOW, ip=ip)
 
     if _is_ancestor(parts, row):
-        raise _reuse(row, cause="ancestor_replay", ip=ip)
+        raise _reuse(row, cause=ReuseCause.ANCESTOR_REPLAY, ip=ip)
     raise RefreshInvalid()
 
 
@@ -155,5 +158,5 @@ def _grace_answer(row: AuthSession, parts: RefreshParts, ip: str | None) -> Refr
     if successor.generation != row.refresh_generation or not refresh_matches(successor.secret, row.refresh_hash):
         # The predecessor check passed in Redis but SQL has moved on: not ours to answer.
         raise RefreshInvalid()
-    _record_reuse(row, cause="concurrent_refresh", ip=ip)
+    _record_reuse(row, cause=ReuseCause.CONCURRENT_REFRESH, ip=ip)
     return RefreshOutcome(tokens=tokens_for(row, row.user, successor), kind="grace")

@@ -14,12 +14,12 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .. import security_log, store
-from ..conf import auth_settings
-from ..models import AuthSession, RevokeReason, SessionEvent, SessionState, User
-from ..signals import session_revoked
-from ..tokens import new_refresh, refresh_hash
-from .issue import IssuedTokens, record_for, tokens_for
+from sessions_core import security_log, store
+from sessions_core.conf import auth_settings
+from sessions_core.models import AuthSession, RevokeReason, SessionEvent, SessionState, User
+from sessions_core.signals import session_revoked
+from sessions_core.tokens import new_refresh, refresh_hash
+from sessions_core.services.issue import IssuedTokens, tokens_for
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def session_create(
             playfab_ticket_enc=playfab_ticket_enc,
             playfab_ticket_expires_at=playfab_ticket_expires_at,
         )
-        store.put(record_for(row, user))
+        store.put(store.record_for(row, user))
         issued = tokens_for(row, user, refresh)
     for victim in evicted:
         _after_revoke(victim, reason=RevokeReason.EVICTED, actor=None, cause="max_sessions")
@@ -141,16 +141,6 @@ def user_bump_token_version(*, user: User, actor: User | None = None, note: str 
     SessionEvent.objects.create(kind=SessionEvent.Kind.TOKEN_VERSION, user=user, actor=actor, note=note[:300])
     session_revoke_all(user=user, reason=RevokeReason.TOKEN_VERSION, actor=actor, note=note)
     return user.token_version
-
-
-def session_rehydrate(*, uid: int, sid: str) -> bool:
-    """Rebuild a session's Redis copy from SQL after a miss; False if SQL has no such session."""
-    try:
-        row = AuthSession.objects.select_related("user").get(pk=uuid.UUID(hex=sid), user_id=uid)
-    except AuthSession.DoesNotExist:
-        return False
-    store.load(record_for(row, row.user))
-    return True
 
 
 def session_flush_activity(*, sid: str, last_active_ms: int) -> None:

@@ -10,22 +10,17 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .. import keys, ratelimits, selectors, store
-from ..conf import REFRESH_COOKIE, auth_settings
-from ..errors import (
-    NotAuthenticated,
-    NotFound,
-    RefreshInvalid,
-    SessionExpired,
-    StoreUnavailable,
-    TokenInvalid,
-)
-from ..middleware import AuthContext
-from ..models import RevokeReason, User
-from ..services import access_token_mint, session_refresh, session_revoke, session_revoke_all
-from ..services.issue import user_info
-from ..tokens import parse_refresh_token, read_access_token
-from .http import api, clear_auth_cookies, client_ip, set_auth_cookies, tokens_payload
+from sessions_core import ratelimits, selectors, store
+
+from sessions_core.tokens import signing_keys
+from sessions_core.conf import REFRESH_COOKIE, auth_settings
+from sessions_core.errors import NotAuthenticated, NotFound, RefreshInvalid, SessionExpired, StoreUnavailable, TokenInvalid
+from sessions_core.middleware import AuthContext
+from sessions_core.models import RevokeReason, User
+from sessions_core.services import access_token_mint, session_refresh, session_revoke, session_revoke_all
+from sessions_core.services.issue import user_info
+from sessions_core.tokens import parse_refresh_token, read_access_token
+from sessions_core.views.http import api, clear_auth_cookies, client_ip, set_auth_cookies, tokens_payload
 
 
 def _auth(request: HttpRequest) -> AuthContext:
@@ -110,7 +105,7 @@ async def _revoke_presented_access_token(request: HttpRequest) -> None:
     if not header.startswith("Bearer "):
         return
     try:
-        claims = read_access_token(await keys.aget_keyring(), header[7:].strip())
+        claims = read_access_token(await signing_keys.aget_keyring(), header[7:].strip())
     except TokenInvalid:
         return
     await sync_to_async(store.blacklist_jti)(uid=claims.sub, jti=claims.jti, exp=claims.exp)
@@ -179,7 +174,7 @@ async def session_detail(request: HttpRequest, session_id: str) -> HttpResponse:
 
 @require_GET
 async def jwks(request: HttpRequest) -> HttpResponse:
-    data = await sync_to_async(keys.jwks)()
+    data = await sync_to_async(signing_keys.jwks)()
     resp = JsonResponse(data)
     resp["Cache-Control"] = "public, max-age=300"
     return resp
@@ -203,10 +198,7 @@ def _db_ok() -> bool:
 @require_GET
 async def readyz(request: HttpRequest) -> HttpResponse:
     checks: dict[str, Any] = {}
-    try:
-        checks["redis"] = bool(await store.get_async_redis().ping())
-    except store.REDIS_ERRORS:
-        checks["redis"] = False
+    checks["redis"] = await store.aping()
     checks["database"] = await sync_to_async(_db_ok)()
     ok = all(checks.values())
     body: dict[str, Any] = {"ok": ok, "checks": checks}

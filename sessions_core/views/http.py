@@ -8,9 +8,9 @@ from typing import Any, Awaitable, Callable
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from ..conf import REFRESH_COOKIE, REFRESH_COOKIE_PATH, SESSION_COOKIE, SESSION_COOKIE_PATH, auth_settings
-from ..errors import AuthError, RateLimited, StoreUnavailable
-from ..services import IssuedTokens
+from sessions_core.conf import REFRESH_COOKIE, REFRESH_COOKIE_PATH, SESSION_COOKIE, SESSION_COOKIE_PATH, auth_settings
+from sessions_core.errors import AuthError, RateLimited, StoreUnavailable
+from sessions_core.services import IssuedTokens
 
 View = Callable[..., Awaitable[HttpResponse]]
 # What URLconf sees: django-stubs types views as sync callables.

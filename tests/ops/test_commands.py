@@ -14,10 +14,14 @@ from django.core.management.base import CommandError
 from django.test import Client
 from django.utils import timezone
 
-from sessions_core import keys, redis_keys, store
+from sessions_core import store
+
+from sessions_core.tokens import signing_keys
+
+from sessions_core.store import keys as redis_keys
 from sessions_core.conf import REFRESH_COOKIE, SESSION_COOKIE, auth_settings
 from sessions_core.models import AuthSession, RevokeReason, SessionEvent, SessionState, SigningKey, User
-from sessions_core.redis_client import get_redis
+from sessions_core.store.client import get_redis
 from sessions_core.services import session_revoke
 from sessions_core.tokens import read_access_token
 
@@ -67,7 +71,7 @@ def test_issue_session_creates_the_user_and_prints_working_cookies_and_an_access
     client = Client()
     client.cookies[SESSION_COOKIE] = data["session_cookie"]["value"]
     assert validate_status(client) == (200, "")
-    claims = read_access_token(keys.get_keyring(), data["access_token"])
+    claims = read_access_token(signing_keys.get_keyring(), data["access_token"])
     assert (claims.sub, claims.sid) == (user.pk, data["session_id"])
     refresher = Client()
     refresher.cookies[REFRESH_COOKIE] = data["refresh_cookie"]["value"]
@@ -182,9 +186,9 @@ def test_purge_deletes_only_rows_past_retention_and_is_idempotent(user):
 
 def test_rotate_signing_key_adds_a_key_and_explains_the_verify_window(user):
     client, issued = signed_in(user)
-    old = keys.get_keyring().signing.kid
+    old = signing_keys.get_keyring().signing.kid
     text = run("rotate_signing_key")
-    new = keys.get_keyring().signing.kid
+    new = signing_keys.get_keyring().signing.kid
     assert new != old and f"New signing key {new}" in text
     assert f"Retired key {old}" in text and "longest token lifetime is 1 h" in text
     assert SigningKey.objects.get(kid=old).retired_at is not None
@@ -193,7 +197,7 @@ def test_rotate_signing_key_adds_a_key_and_explains_the_verify_window(user):
     assert data["rotated"] is False and data["signing_kid"] == new
     data = run_json("rotate_signing_key")
     assert data["rotated"] is True and [r["kid"] for r in data["retired"]] == [new]
-    assert data["verify_window_seconds"] == int(keys.retired_key_window().total_seconds())
+    assert data["verify_window_seconds"] == int(signing_keys.retired_key_window().total_seconds())
 
 
 def test_flush_activity_carries_redis_activity_into_sql(user, settings):

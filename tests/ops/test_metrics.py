@@ -11,7 +11,9 @@ from django.test import Client
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from sessions_core import metrics, security_log
+from sessions_core import security_log
+
+from ops import metrics
 from sessions_core.conf import REFRESH_COOKIE
 from sessions_core.models import AuthSession, RevokeReason
 from sessions_core.services import session_revoke
@@ -128,14 +130,14 @@ def test_multiprocess_mode_aggregates_every_worker(tmp_path):
     """With PROMETHEUS_MULTIPROC_DIR, one worker's /metrics reports the sum of all workers."""
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "authsite.settings"}
     bump = (
-        "import django; django.setup(); from sessions_core import metrics; "
+        "import django; django.setup(); from ops import metrics; "
         "metrics.REFRESHES.labels(outcome='rotated').inc(3); metrics.HUB_CONNECTIONS.inc(2)"
     )
     for _ in range(2):
         subprocess.run([sys.executable, "-c", bump], cwd=ROOT, env=env, check=True, timeout=60)
     read = (
         "import django; django.setup(); from prometheus_client import generate_latest; "
-        "from sessions_core import metrics; print(generate_latest(metrics.registry()).decode())"
+        "from ops import metrics; print(generate_latest(metrics.registry()).decode())"
     )
     out = subprocess.run([sys.executable, "-c", read], cwd=ROOT, env=env, check=True, timeout=60, capture_output=True, text=True)
     assert 'authsite_refreshes_total{outcome="rotated"} 6.0' in out.stdout

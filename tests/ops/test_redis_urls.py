@@ -14,11 +14,11 @@ from asgiref.sync import sync_to_async
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
-from sessions_core.checks import channel_layer_problems, redis_problems
+from ops.checks import channel_layer_problems, redis_problems
 from sessions_core.conf import auth_settings
 from sessions_core.models import AuthSession, RevokeReason
-from sessions_core.redis_client import get_redis, reset_clients
-from sessions_core.redis_urls import cache_config, channel_layer_config, parse
+from sessions_core.store.client import get_redis, reset_clients
+from sessions_core.store.urls import cache_config, channel_layer_config, parse
 from sessions_core.services import session_create, session_revoke
 from tests.support.redis_server import RedisServer, free_port, redis_binary
 
@@ -52,7 +52,7 @@ def test_cluster_url_serves_the_cache_but_not_the_channel_layer():
     url = "redis+cluster://10.0.0.1:7000,10.0.0.2:7001"
     cfg = cache_config(url, key_prefix="p")
     assert cfg["LOCATION"] == [url]  # a list: django-redis must not split the node list
-    assert cfg["OPTIONS"]["CONNECTION_FACTORY"] == "sessions_core.cache_cluster.ClusterConnectionFactory"
+    assert cfg["OPTIONS"]["CONNECTION_FACTORY"] == "sessions_core.store.cache_cluster.ClusterConnectionFactory"
     with pytest.raises(ImproperlyConfigured, match="CHANNEL_REDIS_URL"):
         channel_layer_config(url, prefix="c")
 

@@ -9,8 +9,8 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from sessions_core.redis_client import reset_clients
-from sessions_core.report import Probe
+from sessions_core.store.client import reset_clients
+from ops.report import Probe
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,9 +7,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from sessions_core import redis_keys, security_log
+from sessions_core import security_log
+
+from sessions_core.store import keys as redis_keys
 from sessions_core.models import AuthSession
-from sessions_core.redis_client import get_redis
+from sessions_core.store.client import get_redis
 from sessions_core.conf import REFRESH_COOKIE, SESSION_COOKIE, auth_settings
 from sessions_core.tokens import parse_refresh_token
 

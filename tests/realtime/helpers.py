@@ -12,7 +12,7 @@ from channels.testing import WebsocketCommunicator
 
 from realtime import protocol
 from realtime.routing import websocket_application
-from sessions_core.keys import get_keyring
+from sessions_core.tokens.signing_keys import get_keyring
 from sessions_core.tokens import make_access_token
 
 RS = protocol.RS

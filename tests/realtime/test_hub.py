@@ -10,9 +10,9 @@ from asgiref.sync import sync_to_async
 
 from realtime import presence
 from realtime.groups import anotify_group, anotify_user
-from sessions_core import redis_keys
+from sessions_core.store import keys as redis_keys
 from sessions_core.models import AuthSession, RevokeReason
-from sessions_core.redis_client import get_async_redis
+from sessions_core.store.client import get_async_redis
 from sessions_core.services import session_create, session_revoke
 from tests.realtime.helpers import Hub, access_token, open_hub
 

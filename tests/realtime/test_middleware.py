@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sessions_core import store
 from sessions_core.conf import auth_settings
-from sessions_core.keys import get_keyring
+from sessions_core.tokens.signing_keys import get_keyring
 from sessions_core.models import AuthSession, RevokeReason
 from sessions_core.services import session_revoke
 from sessions_core.tokens import ACCESS_TOKEN_TYP
@@ -171,8 +171,8 @@ async def test_valid_bearer_header_accepted(issued: Any) -> None:
 
 async def test_redis_miss_rehydrates(issued: Any) -> None:
     """A flushed Redis signs nobody out: the session is rebuilt from SQL."""
-    from sessions_core.redis_client import get_redis
-    from sessions_core import redis_keys
+    from sessions_core.store.client import get_redis
+    from sessions_core.store import keys as redis_keys
 
     await sync_to_async(get_redis().delete)(
         redis_keys.session(issued.user_id, issued.session_id), redis_keys.user(issued.user_id)
