@@ -143,7 +143,18 @@ def user_bump_token_version(*, user: User, actor: User | None = None, note: str 
     return user.token_version
 
 
-def session_flush_activity(*, sid: str, last_active_ms: int) -> None:
-    """Carry Redis's last-active time into SQL (never moves it backwards)."""
+def session_flush_activity(*, sid: str, last_active_ms: int, generation_in_use: int | None = None) -> None:
+    """Carry Redis's last-active time (and the highest refresh generation in use)
+    into SQL; neither ever moves backwards."""
     when = datetime.fromtimestamp(last_active_ms / 1000, tz=dt_timezone.utc)
     AuthSession.objects.filter(pk=uuid.UUID(hex=sid), last_active_at__lt=when).update(last_active_at=when)
+    if generation_in_use is not None:
+        session_mark_generation_in_use(sid=sid, generation=generation_in_use)
+
+
+def session_mark_generation_in_use(*, sid: str, generation: int) -> None:
+    """Record durably that refresh ``generation`` of session ``sid`` has been used
+    (never lowers it), so a Redis flush cannot make a used successor look unused."""
+    AuthSession.objects.filter(pk=uuid.UUID(hex=sid), refresh_generation_in_use__lt=generation).update(
+        refresh_generation_in_use=generation
+    )

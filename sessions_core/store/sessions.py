@@ -84,12 +84,12 @@ async def _arehydrate(uid: int, sid: str) -> None:
 # --- hot path (async) ------------------------------------------------------------------
 
 
-async def _avalidate_once(uid: int, sid: str) -> Validated | None:
+async def _avalidate_once(uid: int, sid: str, generation: int | None) -> Validated | None:
     flush_ms = int(auth_settings.ACTIVITY_FLUSH_INTERVAL.total_seconds() * 1000)
     try:
         res = await run_script(
             get_async_redis(), lua.VALIDATE, 3, keys.session(uid, sid), keys.user(uid), keys.user_sessions(uid),
-            now_ms(), flush_ms, sid,
+            now_ms(), flush_ms, sid, -1 if generation is None else generation,
         )
     except REDIS_ERRORS as e:
         raise StoreUnavailable() from e
@@ -101,51 +101,61 @@ async def _avalidate_once(uid: int, sid: str) -> Validated | None:
     return Validated(
         uid=uid, sid=sid, flush_due=_s(res[1]) == "1", expires_ms=int(res[2]), absolute_ms=int(res[3]),
         username=_s(res[4]), display_name=_s(res[5]), avatar_url=unpack_avatar(_s(res[6])), playfab_id=_s(res[7]),
-        token_version=int(res[8]),
+        token_version=int(res[8]), generation=generation, generation_in_use=int(res[9]),
     )
 
 
-async def avalidate(uid: int, sid: str) -> Validated:
+async def avalidate(uid: int, sid: str, generation: int | None = None) -> Validated:
     """Check a session and touch its activity in one round trip (SQL only on a miss).
 
+    ``generation``: the refresh generation of the presenting credential, recorded
+    as in use (the first use of a generation makes ``flush_due`` true).
     Raises ``SessionRevoked``, ``SessionExpired`` or ``StoreUnavailable``.
     """
-    validated = await _avalidate_once(uid, sid)
+    validated = await _avalidate_once(uid, sid, generation)
     if validated is None:
         await _arehydrate(uid, sid)
-        validated = await _avalidate_once(uid, sid)
+        validated = await _avalidate_once(uid, sid, generation)
         if validated is None:
             raise StoreUnavailable()
     return validated
 
 
-async def _acheck_access_once(uid: int, sid: str, jti: str, token_version: int) -> bool:
+async def _acheck_access_once(uid: int, sid: str, jti: str, token_version: int, generation: int | None) -> bool | None:
+    """True: passed, and the token's generation was first seen in use now. False: passed. None: a miss."""
     try:
         res = await run_script(
             get_async_redis(), lua.CHECK_ACCESS, 3, keys.session(uid, sid), keys.user(uid), keys.blacklist(uid, jti),
-            int(time.time()),
+            int(time.time()), -1 if generation is None else generation,
         )
     except REDIS_ERRORS as e:
         raise StoreUnavailable() from e
     status = _s(res[0])
     if status == "miss":
-        return False
+        return None
     if status == "blacklisted":
         raise SessionRevoked("This access token has been revoked.", reason=DenyReason.BLACKLISTED)
     if status != "ok":
         _raise_for(status, _s(res[1]))
     if token_version < int(res[2]):
         raise SessionRevoked("The token version has changed.", reason=DenyReason.TOKEN_VERSION)
-    return True
+    return _s(res[3]) == "1"
 
 
-async def acheck_access(uid: int, sid: str, jti: str, token_version: int) -> None:
+async def acheck_access(uid: int, sid: str, jti: str, token_version: int, generation: int | None = None) -> bool:
     """The hub's check of an access token's session: ``jti`` not blacklisted, session
-    live, token version current. Raises ``SessionRevoked``/``SessionExpired``/``StoreUnavailable``."""
-    if not await _acheck_access_once(uid, sid, jti, token_version):
+    live, token version current; records ``generation`` as in use.
+
+    Returns True when that generation was seen in use for the first time (the
+    caller carries it to SQL). Raises ``SessionRevoked``/``SessionExpired``/``StoreUnavailable``.
+    """
+    marked = await _acheck_access_once(uid, sid, jti, token_version, generation)
+    if marked is None:
         await _arehydrate(uid, sid)
-        if not await _acheck_access_once(uid, sid, jti, token_version):
+        marked = await _acheck_access_once(uid, sid, jti, token_version, generation)
+        if marked is None:
             raise StoreUnavailable()
+    return marked
 
 
 # --- sync side (services, admin, commands) ---------------------------------------------
@@ -181,17 +191,18 @@ def rotation_state(uid: int, sid: str) -> RotationState:
     Raises ``SessionRevoked``/``SessionExpired`` for a session that is not live,
     ``StoreUnavailable`` when Redis cannot be reached.
     """
-    fields = ["st", "rr", "prev", "rot", "exp", "abs"]
+    fields = ["st", "rr", "prev", "rot", "exp", "abs", "gu", "gen"]
     for attempt in range(2):
         with redis_guard():
             vals = [_s(v) if v is not None else None for v in get_redis().hmget(keys.session(uid, sid), fields)]
         if vals[0] is not None:
-            st, rr, prev, rot, exp, absolute = (v or "" for v in vals)
+            st, rr, prev, rot, exp, absolute, gu, gen = (v or "" for v in vals)
             if st != "a":
                 _raise_for("revoked", rr)
             if now_ms() >= min(int(exp or 0), int(absolute or 0)):
                 raise SessionExpired()
-            return RotationState(refresh_prev_hash=prev, rotated_ms=int(rot or 0))
+            # A record written before ``gu`` existed counts its whole chain as used.
+            return RotationState(refresh_prev_hash=prev, rotated_ms=int(rot or 0), generation_in_use=int(gu or gen or 0))
         if attempt == 0:
             rehydrate(uid=uid, sid=sid)
     raise StoreUnavailable()
