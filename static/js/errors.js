@@ -7,7 +7,8 @@
  * (transient: network, timeout, 429, 5xx, refusals, odd answers). A code from
  * the server that is not on the list is replaced by the client code for its
  * HTTP status, so a new server code can never sign anybody out by accident.
- * The server's codes are those of sessions_core/errors.py.
+ * The server's codes are those the server's error classes register (README,
+ * "Error codes"); tests/sessions_core/test_errors.py holds this list to them.
  * Errors cross `postMessage` as plain `{code, detail}` objects ({@link toWireError}).
  * @module errors
  */
@@ -54,9 +55,31 @@ export const ERROR_KINDS = Object.freeze({
   store_unavailable: "retry",
   provider_error: "retry",
   provider_unavailable: "retry",
-  discord_denied: "retry",
+  forbidden: "retry",
   oauth_state_invalid: "retry",
   next_invalid: "retry",
+  // Server, sign-in (signin/errors.py): a failed sign-in, never a session's end.
+  discord_denied: "retry",
+  discord_unavailable: "retry",
+  discord_bad_response: "retry",
+  discord_code_invalid: "retry",
+  discord_config_invalid: "retry",
+  discord_error: "retry",
+  discord_not_configured: "retry",
+  playfab_unavailable: "retry",
+  playfab_bad_response: "retry",
+  playfab_error: "retry",
+  playfab_config_invalid: "retry",
+  playfab_not_configured: "retry",
+  // Server, realtime hub (realtime/errors.py): a refused call or connection.
+  origin_refused: "retry",
+  connection_unknown: "retry",
+  protocol_error: "retry",
+  unknown_method: "retry",
+  bad_arguments: "retry",
+  token_mismatch: "retry",
+  bad_group: "retry",
+  too_many_groups: "retry",
   // Client.
   [CLIENT_CODES.signedOut]: "definitive",
   [CLIENT_CODES.unauthorized]: "recheck",
