@@ -102,6 +102,3 @@ function parseJson(text) {
     throw error;
   }
 }
-
-/** Reset hook (this module keeps no state). */
-export function resetApi() {}

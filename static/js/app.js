@@ -26,6 +26,7 @@ import { TokenService } from "./token-service.js";
 import { RealtimeClient } from "./realtime.js";
 import { createHeartbeat } from "./heartbeat.js";
 import { logout, postActivity } from "./session-actions.js";
+import { watchPage } from "./page-watch.js";
 import { AuthClientError } from "./errors.js";
 
 const STATE_TEXT = {
@@ -45,7 +46,7 @@ const tokenService = new TokenService({ api: createApi(), sync });
 const realtime = new RealtimeClient({ tokenService });
 const heartbeat = createHeartbeat({
   intervalMs,
-  onBeat: () => postActivity(tokenService, intervalMs),
+  onBeat: () => postActivity(tokenService, { sync, intervalMs }),
   onSuspend: () => tokenService.checkSession({ force: true }),
 });
 
@@ -54,9 +55,9 @@ function say(text) {
   if (el) el.textContent = text;
 }
 
-function renderUser(state) {
+function renderUser(user) {
   for (const el of document.querySelectorAll("[data-user-field]")) {
-    const value = state.user?.[/** @type {HTMLElement} */ (el).dataset.userField];
+    const value = user?.[/** @type {HTMLElement} */ (el).dataset.userField];
     el.textContent = value == null ? "" : String(value);
   }
 }
@@ -109,12 +110,12 @@ realtime.on("server", ({ target, args }) => {
   else if (name === HUB_EVENTS.notify) window.dispatchEvent(new CustomEvent("authsite:notify", { detail: args }));
 });
 
-tokenService.on("session", (state) => { renderUser(state); say(""); });
+tokenService.on("session", ({ user }) => { renderUser(user); say(""); });
 tokenService.on("trouble", () => say("Connection to the server lost; retrying. You are still signed in."));
 tokenService.on("signedout", () => heartbeat.stop());
 tokenService.on("login", ({ sessionId }) => {
   // Another tab signed in to a different session: this tab's session is not the browser's any more.
-  if (sessionId && sessionId !== tokenService.state.sessionId) window.location.reload();
+  if (sessionId && sessionId !== tokenService.sessionId) window.location.reload();
 });
 
 for (const [id, everywhere] of [["logout", false], ["logout-all", true]]) {
@@ -135,7 +136,7 @@ window.addEventListener("pageshow", (event) => {
   if (event.persisted && tokenService.status === "signed-in") realtime.connect();
 });
 
-tokenService.attach();
+watchPage(tokenService);
 heartbeat.start();
 const ready = tokenService.start().then((status) => {
   if (status === "signed-in") realtime.connect();
