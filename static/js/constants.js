@@ -102,6 +102,13 @@ export const WORKER_CLOCK_REBASE_MS = 5_000;
 /** Name of the SharedWorker, so every tab of the origin reaches the same one. */
 export const WORKER_NAME = "authsite-realtime";
 
+// --- Pages -------------------------------------------------------------------
+/**
+ * The restore page reloads once it has renewed the session; if it comes back
+ * within this long, the browser did not keep the cookie: it stops rather than loop.
+ */
+export const RESTORE_RELOAD_GUARD_MS = 10_000;
+
 // --- Names and paths ---------------------------------------------------------
 /** Prefix of every localStorage key the client writes (all removed on sign-out). */
 export const STORAGE_PREFIX = "authsite:";
@@ -117,6 +124,7 @@ export const PATHS = Object.freeze({
   activity: "/auth/activity",
   logout: "/auth/logout",
   logoutAll: "/auth/logout-all",
+  sessions: "/auth/sessions",
   signIn: "/",
   app: "/app",
   hub: "/hub",
