@@ -13,6 +13,8 @@
  * @module errors
  */
 
+import { PATHS } from "./constants.js";
+
 /** @typedef {"definitive" | "recheck" | "retry"} ErrorKind */
 /** @typedef {{code: string, detail: string}} WireError */
 
@@ -178,6 +180,26 @@ export function classifyResponse(status, body, retryAfter = null) {
   let detail = typeof data.detail === "string" ? data.detail : `HTTP ${status}`;
   if (serverCode && !known) detail = `${detail} (${serverCode})`;
   return new AuthClientError(code, { detail, status, retryAfterMs: parseRetryAfter(retryAfter) });
+}
+
+/** The endpoints whose answers speak for the session: they see the refresh cookie. */
+const SESSION_ENDPOINTS = Object.freeze([PATHS.validate, PATHS.refresh]);
+
+/**
+ * What a failed auth call means for the session. Only /auth/validate and
+ * /auth/refresh speak for it: a definitive code there signs out (there,
+ * `not_authenticated` means no refresh cookie). A definitive code elsewhere may
+ * be a lapsed session cookie beside a live refresh cookie, so it is re-checked,
+ * as is a doubtful 401, once. Everything else, and a re-check that was not
+ * definitive, is transient: retried with back-off, never a sign-out.
+ * @param {AuthClientError} error
+ * @param {{source: string, final?: boolean}} context the endpoint, and whether this was the re-check
+ * @returns {"sign-out" | "recheck" | "retry"}
+ */
+export function outcomeOf(error, { source, final = false }) {
+  if (error.definitive && SESSION_ENDPOINTS.includes(source)) return "sign-out";
+  if (!final && (error.kind === "recheck" || error.definitive)) return "recheck";
+  return "retry";
 }
 
 /**

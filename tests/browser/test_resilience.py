@@ -24,7 +24,7 @@ def connected(pages: list[Page]) -> bool:
 
 def retries(page: Page) -> tuple[int, bool]:
     """The tab's failed attempts in a row, and whether a back-off retry is pending."""
-    return tuple(page.evaluate("() => { const t = window.authsite.tokenService; return [t.retryAttempt, t.retryTimer !== null]; }"))
+    return tuple(page.evaluate("() => { const r = window.authsite.tokenService.retry; return [r.attempt, r.pending]; }"))
 
 
 def backed_off(pages: list[Page]) -> bool:
