@@ -112,15 +112,15 @@ def session_refresh(*, refresh_token: str, ip: str | None = None) -> RefreshOutc
     presented = refresh_hash(parts.secret)
     now = timezone.now()
 
-    # Fast answer for a sibling tab's replay, from Redis alone.
+    # Fast answer for a sibling tab's replay: Redis says the chain just moved on.
     state = store.rotation_state(parts.uid, parts.sid)
     row = _load_row(parts)
-    _ensure_live(row)
     if hmac.compare_digest(state.refresh_prev_hash, presented) and ms(now) - state.rotated_ms <= _grace_ms():
-        # Redis is written just before the winner's SQL commit: until SQL shows the
-        # rotation, take the SQL path below (its UPDATE waits for the winner's commit).
-        if row.refresh_generation == parts.generation + 1:
+        if _answers_for_current(row, parts):
             return _grace_answer(row, parts, ip)
+        # Redis is written before the winner's transaction commits: SQL has not caught
+        # up yet, so take the slow path, whose conditional UPDATE waits for that commit.
+    _ensure_live(row)
 
     if refresh_matches(parts.secret, row.refresh_hash) and parts.generation == row.refresh_generation:
         successor = next_refresh(parts)
@@ -176,24 +176,27 @@ def _grace_ms() -> int:
     return int(auth_settings.REFRESH_GRACE.total_seconds() * 1000)
 
 
-def _current_successor(row: AuthSession, parts: RefreshParts) -> RefreshParts:
+def _answers_for_current(row: AuthSession, parts: RefreshParts) -> bool:
+    """True if ``parts`` is the immediate predecessor of the row's current token."""
     successor = next_refresh(parts)
-    if successor.generation != row.refresh_generation or not refresh_matches(successor.secret, row.refresh_hash):
-        # The predecessor check passed in Redis but SQL has moved on: not ours to answer.
-        raise RefreshInvalid()
-    return successor
+    return successor.generation == row.refresh_generation and refresh_matches(successor.secret, row.refresh_hash)
 
 
 def _grace_answer(row: AuthSession, parts: RefreshParts, ip: str | None) -> RefreshOutcome:
     _ensure_live(row)
-    successor = _current_successor(row, parts)
+    if not _answers_for_current(row, parts):
+        # The predecessor check passed but the chain has moved on since: not ours to answer.
+        raise RefreshInvalid()
+    successor = next_refresh(parts)
     _record_reuse(row, cause=ReuseCause.CONCURRENT_REFRESH, ip=ip)
     return RefreshOutcome(tokens=tokens_for(row, row.user, successor), kind="grace")
 
 
 def _recovered_answer(row: AuthSession, parts: RefreshParts, ip: str | None) -> RefreshOutcome:
     """The lost answer again: the identical current tokens (their generation unused)."""
-    successor = _current_successor(row, parts)
+    if not _answers_for_current(row, parts):
+        raise RefreshInvalid()
+    successor = next_refresh(parts)
     SessionEvent.objects.create(
         kind=SessionEvent.Kind.REFRESH_REUSE, cause=ReuseCause.LOST_ANSWER_RECOVERED, session_id=row.pk,
         user_id=row.user_id, ip=ip,
