@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup migrate bench clean lint
+.PHONY: run test setup migrate bench soak clean lint
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ test: setup
 
 bench: setup
 	$(PY) bench/http_auth.py
+
+# Chaos soak (bench/soak.py): simulated browsers through a faulty proxy, Redis and
+# worker restarts; fails on any false logout. SOAK_MINUTES / SOAK_BROWSERS to size it.
+SOAK_MINUTES ?= 10
+SOAK_BROWSERS ?= 20
+soak: setup
+	$(PY) bench/soak.py --minutes $(SOAK_MINUTES) --browsers $(SOAK_BROWSERS)
 
 lint: setup
 	$(PY) -m mypy .
