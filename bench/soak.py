@@ -113,6 +113,7 @@ class Soak:
         self.workers: list[Worker] = []
         self.events: list[str] = []
         self.revoked: dict[str, float] = {}
+        self.errors: list[str] = []
         self.stop = asyncio.Event()
         self.fivexx_window: list[str] = []
 
@@ -172,13 +173,20 @@ class Soak:
         self.browsers.append((b, link))
         try:
             while not self.stop.is_set():
-                t = await asyncio.to_thread(self._sign_in)
+                try:
+                    t = await asyncio.to_thread(self._sign_in)
+                except Exception as e:  # noqa: BLE001 - Redis or the database restarting: sign in again shortly
+                    self.events.append(f"sign-in failed ({type(e).__name__})")
+                    await asyncio.sleep(1)
+                    continue
                 now = time.time()
                 b.signed_in(sid=t.session_id, session_token=t.session_token, refresh_token=t.refresh_token,
                             access_token=t.access_token, access_expires_in=t.access_exp - now,
                             session_expires_in=t.session_token_exp - now)
                 await b.csrf()
                 await asyncio.gather(*(b.run_tab(tab, self.stop, MARGIN) for tab in b.tabs))
+        except Exception as e:  # noqa: BLE001 - a bug in the model or an answer it cannot read: reported, fails the run
+            self.errors.append(f"{b.name}: {e!r}")
         finally:
             await inner.close()
 
@@ -250,7 +258,7 @@ class Soak:
         except Exception as e:  # noqa: BLE001 - Redis may be restarting: this revoke is simply not counted
             self.events.append(f"revoke failed ({type(e).__name__})")
             return
-        self.revoked[sid] = time.time()
+        self.revoked.setdefault(sid, time.time())  # a second revoke of the same session changes nothing
         self.events.append("revoke")
 
     # --- run ------------------------------------------------------------------------------
@@ -278,7 +286,10 @@ class Soak:
             pass
         self.stop.set()
         elapsed = time.monotonic() - started
-        stuck = [b.name for b, _ in self.browsers if not b.signed_out and time.monotonic() - b.last_ok > 60]
+        stuck = [
+            f"{b.name} (signed out: {b.signed_out or 'no'}, {time.monotonic() - b.last_ok:.0f} s)"
+            for b, _ in self.browsers if time.monotonic() - b.last_ok > 60
+        ]
         await asyncio.gather(*chaos, return_exceptions=True)
         # Tabs finish their current step; frozen ones are cancelled.
         await asyncio.wait(tasks, timeout=5)
@@ -323,10 +334,11 @@ class Soak:
             f"  transport failures (lost, reset, timeout, offline): {transport}",
             f"  other refusals: {other}",
             f"  browsers with no successful call in the last 60 s: {len(stuck)} {stuck[:10]}",
+            f"  browsers that crashed (model errors): {len(self.errors)} {self.errors[:5]}",
             f"  refresh cycles per minute: {rotations / minutes:.1f}",
         ]
         print("\n".join(lines), flush=True)
-        bad = bool(false_logouts) or reuse > 0 or (stale and max(stale) > 1.0) or rotations == 0
+        bad = bool(false_logouts) or reuse > 0 or (stale and max(stale) > 1.0) or rotations == 0 or bool(self.errors)
         if bad:
             print("soak FAILED", flush=True)
         return 1 if bad else 0

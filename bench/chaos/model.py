@@ -9,11 +9,13 @@ cookie jar) without changing a line of it.
 The rules it follows are the browser code's (static/js/token-service.js, retry.js):
 - expiry is judged from the lifetimes the server states, counted from when the
   answer arrived on the tab's own monotonic clock, never from ``exp``;
-- one refresh at a time per browser (the lock; a waiter gives up after
-  ``LOCK_WAIT`` s and refreshes on its own, as the fallback lock's TTL allows);
-  a waiter that finds the jar already moved on takes that result;
-- a transient failure (network error, timeout, 5xx, 429, 403 from a proxy) is
-  retried with capped, jittered back-off with the same refresh token, forever;
+- one refresh attempt at a time per browser (the lock: a waiter gives up after
+  ``LOCK_WAIT`` s and retries later; a claim lapses after ``LOCK_TTL`` s even if
+  its holder hangs or is frozen); a tab that finds the jar already moved on
+  takes that result;
+- a transient failure (network error, timeout, 5xx, 429) is retried with capped,
+  jittered back-off, each attempt under the lock with the refresh token the jar
+  holds then, forever;
 - only ``session_revoked``, ``session_expired`` and ``refresh_reused`` sign out.
 """
 from __future__ import annotations
@@ -32,7 +34,8 @@ DEFINITIVE = {"session_revoked", "session_expired", "refresh_reused"}
 # does not know): counted as logouts, so a server that answered them would show.
 DEFINITIVE_ON_REFRESH = DEFINITIVE | {"not_authenticated", "refresh_invalid"}
 BACKOFF = (0.5, 1, 2, 5, 10)  # seconds, then the last one again (static/js/retry.js, scaled down)
-LOCK_WAIT = 8.0
+LOCK_WAIT = 8.0  # static/js/constants.js LOCK_WAIT_MS
+LOCK_TTL = 10.0  # LOCK_TTL_MS
 
 
 @dataclass
@@ -77,6 +80,37 @@ class Stats:
         self.failures[reply.error or f"{reply.status} {reply.code or '-'}"] += 1
 
 
+class TtlLock:
+    """The cross-tab refresh lock as lock.js has it: a waiter gives up after ``wait``
+    seconds (a transient ``lock_timeout``), and a claim lapses after ``LOCK_TTL`` even
+    if its holder hangs or is frozen."""
+
+    def __init__(self) -> None:
+        self._owner: object | None = None
+        self._until = 0.0
+        self._changed = asyncio.Event()
+
+    async def acquire(self, wait: float) -> object | None:
+        deadline = time.monotonic() + wait
+        while True:
+            now = time.monotonic()
+            if self._owner is None or now >= self._until:
+                self._owner, self._until = object(), now + LOCK_TTL
+                return self._owner
+            if now >= deadline:
+                return None
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), min(deadline, self._until) - now)
+            except asyncio.TimeoutError:
+                pass
+
+    def release(self, owner: object) -> None:
+        if self._owner is owner:
+            self._owner = None
+            self._changed.set()
+
+
 class Tab:
     """One tab: its own monotonic clock (which chaos may jump forward) and suspension."""
 
@@ -115,7 +149,7 @@ class Browser:
         # Monotonic deadlines (real clock at arrival + the stated lifetime).
         self.access_until = 0.0
         self.session_until = 0.0
-        self.lock = asyncio.Lock()
+        self.lock = TtlLock()
         self.tabs: list[Tab] = []
         self.signed_out: str = ""
         self.stop = asyncio.Event()  # the run is over: stop retrying
@@ -128,6 +162,7 @@ class Browser:
         """A finished sign-in left these cookies and tokens (the soak creates sessions directly)."""
         self.jar.update({SESSION_COOKIE: session_token, REFRESH_COOKIE: refresh_token})
         self.sid, self.signed_out = sid, ""
+        self.last_ok = time.monotonic()
         self._take(access_token, access_expires_in, session_expires_in)
 
     def _take(self, access_token: str, access_in: float, session_in: float) -> None:
@@ -163,43 +198,44 @@ class Browser:
         return tab.now() + margin >= min(self.access_until, self.session_until)
 
     async def refresh(self, tab: Tab, margin: float) -> None:
-        """Renew under the lock; retry transient failures with the same token until a definitive answer."""
+        """Renew: one attempt at a time under the lock, retried with back-off (outside the lock)
+        with whatever refresh token the jar holds, until a definitive answer."""
         seen = self.jar.get(REFRESH_COOKIE)
-        try:
-            await asyncio.wait_for(self.lock.acquire(), LOCK_WAIT)
-            locked = True
-        except asyncio.TimeoutError:
-            locked = False  # the holder is frozen: go on without it, as the fallback lock's TTL allows
-        try:
-            if self.jar.get(REFRESH_COOKIE) != seen or not self.due(tab, margin) or self.signed_out:
-                return  # another tab refreshed meanwhile: take its result
-            attempt = 0
-            while not self.signed_out and not self.stop.is_set():
-                await tab.awake.wait()
-                presented = self.jar.get(REFRESH_COOKIE, "")
-                reply = await self.transport.post("/auth/refresh", cookies=self.jar)
-                self.stats.requests["refresh"] += 1
-                self._apply_cookies(reply)  # the network stack stores cookies even in a frozen tab
-                if reply.ok:
-                    await tab.awake.wait()
-                    self.last_ok = time.monotonic()
-                    self.stats.refresh_replies += 1
-                    if reply.set_cookies.get(REFRESH_COOKIE) not in (None, presented):
-                        self.stats.rotations_seen += 1
-                    self._take(reply.body["access_token"], reply.body["access_expires_in"],
-                               reply.body["session_token_expires_in"])
-                    return
+        attempt = 0
+        while not self.signed_out and not self.stop.is_set():
+            await tab.awake.wait()
+            owner = await self.lock.acquire(LOCK_WAIT)
+            if owner is None:
+                self.stats.failures["lock_timeout"] += 1  # transient, as lock.js's lock_timeout
+                reply = Reply(error="lock_timeout")
+            else:
+                try:
+                    if self.jar.get(REFRESH_COOKIE) != seen or not self.due(tab, margin):
+                        return  # another tab refreshed meanwhile: take its result
+                    presented = self.jar.get(REFRESH_COOKIE, "")
+                    reply = await self.transport.post("/auth/refresh", cookies=self.jar)
+                    self.stats.requests["refresh"] += 1
+                    self._apply_cookies(reply)  # the network stack stores cookies even in a frozen tab
+                    if reply.ok:
+                        await tab.awake.wait()
+                        self.last_ok = time.monotonic()
+                        self.stats.refresh_replies += 1
+                        if reply.set_cookies.get(REFRESH_COOKIE) not in (None, presented):
+                            self.stats.rotations_seen += 1
+                        self._take(reply.body["access_token"], reply.body["access_expires_in"],
+                                   reply.body["session_token_expires_in"])
+                        return
+                finally:
+                    if owner is not None:
+                        self.lock.release(owner)
                 self.stats.fail(reply)
                 if self._definitive(reply, DEFINITIVE_ON_REFRESH):
                     return self.sign_out(reply.code)
-                delay = BACKOFF[min(attempt, len(BACKOFF) - 1)] * random.uniform(0.8, 1.2)
-                if reply.retry_after:
-                    delay = max(delay, min(reply.retry_after, 10) * random.uniform(1.0, 1.2))
-                attempt += 1
-                await asyncio.sleep(delay)
-        finally:
-            if locked:
-                self.lock.release()
+            delay = BACKOFF[min(attempt, len(BACKOFF) - 1)] * random.uniform(0.8, 1.2)
+            if reply.retry_after:
+                delay = max(delay, min(reply.retry_after, 10) * random.uniform(1.0, 1.2))
+            attempt += 1
+            await asyncio.sleep(delay)
 
     @staticmethod
     def _definitive(reply: Reply, codes: set[str] = DEFINITIVE) -> bool:

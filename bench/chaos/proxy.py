@@ -136,8 +136,8 @@ class ChaosProxy:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             # One side ended: give the other a moment to flush (half-closed HTTP), then stop.
             await asyncio.wait(tasks, timeout=30)
-        except (ConnectionError, OSError):
-            pass
+        except (ConnectionError, OSError, asyncio.CancelledError):
+            pass  # the proxy is closing, or a side went away
         finally:
             for t in tasks:
                 t.cancel()

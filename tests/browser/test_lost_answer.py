@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import BrowserContext, Page, Route
 
 from bench.chaos.proxy import ProxyThread, lose_next_answer, offline, pass_all
 from tests.browser.support import (
@@ -103,3 +103,49 @@ def test_refresh_answer_lost_then_thirty_seconds_offline_stays_signed_in_on_one_
         tab.reload()
         assert wait_ready(tab) == "signed-in"
     assert server_sessions.row(issued.session_id).refresh_generation_in_use == generation + 1
+
+
+FALLBACK_LOCK_KEY = "authsite:lock:authsite:refresh"  # lock.js: STORAGE_PREFIX + "lock:" + REFRESH_LOCK_NAME
+# A crash: the tab's own `pagehide` handlers never run (a crashed renderer runs nothing).
+NO_PAGEHIDE_SCRIPT = "window.addEventListener('pagehide', (e) => e.stopImmediatePropagation(), true);"
+
+
+def test_a_tab_crashing_on_the_fallback_lock_after_the_server_rotated_leaves_the_others_signed_in(
+    new_context: Callable[..., BrowserContext], sign_in: Callable[..., Any], open_tabs: Callable[..., list[Page]],
+    server_log: ServerLog, server_sessions: Any, db_thread: Any,
+) -> None:
+    """Without Web Locks the claim of a crashed tab outlives it for the lock's 10 s TTL; the
+    next tab then replays the old refresh token just past the server's 10 s grace window."""
+    context = new_context(NO_WEB_LOCKS_SCRIPT, NO_PAGEHIDE_SCRIPT)
+    issued = sign_in(context)
+    holder, other = open_tabs(context, 2)
+    before = tab_state(other)["token"]
+    generation = server_sessions.generation(issued.session_id)
+    held: list[int] = []
+
+    def rotate_then_crash(route: Route) -> None:
+        jar = context.cookies()
+        held.append(route.fetch().status)  # the server rotates; the answer dies with the tab
+        context.clear_cookies()
+        context.add_cookies(jar)  # type: ignore[arg-type]
+
+    holder.route("**/auth/refresh", rotate_then_crash)
+    jump_wall_clock(context, holder, 58 * MINUTE)
+    hide_for_a_while(context, [holder, other])
+    mark = server_log.mark()
+    set_visible([holder], True)
+    poll(lambda: tab_state(holder) and held)
+    set_visible([other], True)
+    context.clock.run_for(300)
+    claim = other.evaluate(f"() => JSON.parse(localStorage.getItem('{FALLBACK_LOCK_KEY}'))")
+    assert claim is not None and held == [200]
+    holder.close(run_before_unload=False)
+    # The others wait out the claim's TTL; the server's clock moves on as far, and a little more.
+    _move_server_clock(db_thread, issued.session_id, 11)
+    context.clock.fast_forward(max(0, claim["expiresAt"] - other.evaluate("Date.now()")) + 500)
+    poll(lambda: all_signed_in_with_one_token([other], not_token=before), message=lambda: str(server_log.since(mark)))
+    quiesce(context, server_log)
+    assert [e.detail for e in server_log.http(mark, "/auth/refresh")] == ["200", "200"], server_log.since(mark)
+    row = server_sessions.row(issued.session_id)
+    assert row.state == "active" and row.refresh_generation == generation + 1
+    assert ("refresh_reuse", "lost_answer_recovered") in _events(db_thread, issued.session_id)
