@@ -11,7 +11,7 @@ from sessions_core.conf import REFRESH_COOKIE, SESSION_COOKIE
 from sessions_core.models import AuthSession, RevokeReason
 from sessions_core.services import session_create, session_revoke
 from sessions_core.tokens import make_session_token
-from sessions_core.views.pages import describe_device
+from signin.pages import describe_device
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
