@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: the whole suite against a private Redis this script starts:
 #   1. pytest on SQLite, 2. pytest on PostgreSQL, 3. browser tests (own process),
-#   4. Node tests, 5. a 40-second chaos soak (bench/soak.py --short: its own Redis,
+#   4. Node tests, 5. a one-minute chaos soak (bench/soak.py --short: its own Redis,
 #   database and workers), 6. mypy.
 # PostgreSQL: TEST_POSTGRES_URL (default: the local server's `test` database). In CI
 # (CI=true) an unreachable PostgreSQL fails the run; elsewhere that pass is
