@@ -3,16 +3,24 @@
 One round trip (a script) authenticates a request and records its activity.
 A miss is this module's business, as in Django's ``cached_db.load()``: it
 rebuilds the session from SQL and asks again, so callers never see one (a Redis
-flush or restart signs nobody out). Redis errors surface as
-:class:`~sessions_core.errors.StoreUnavailable`; nothing here swallows a failed write.
+flush or restart signs nobody out).
+
+Redis unreachable is this module's business too (degraded mode, README "Redis
+down, site up"): a Redis failure opens the circuit breaker (:mod:`.breaker`),
+and while it is open the checks answer from SQL (:mod:`.degraded`), writes that
+only mirror SQL (revoke, rotation, jti records) are left to the recovery
+(:mod:`.recovery`), which writes them before the breaker closes, and reads of
+Redis-only data (last activity) answer with nothing. Errors that are not Redis
+being away (the database down too) still surface as
+:class:`~sessions_core.errors.StoreUnavailable`.
 """
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import DatabaseError
 
@@ -21,12 +29,15 @@ from sessions_core.db import db_call
 from sessions_core.errors import SessionExpired, SessionRevoked, StoreUnavailable
 from sessions_core.models import AuthSession
 from sessions_core.reasons import DenyReason
-from sessions_core.store import keys, lua
+from sessions_core.store import degraded, keys, lua
 from sessions_core.store.autopipeline import run_script
+from sessions_core.store.breaker import breaker
 from sessions_core.store.client import REDIS_ERRORS, get_async_redis, get_redis
 from sessions_core.store.records import (
     RotationState, SessionRecord, Validated, now_ms, record_for, unpack_avatar,
 )
+
+T = TypeVar("T")
 
 __all__ = [
     "RotationState", "SessionRecord", "Validated", "acheck_access", "aping", "apply_rotation", "avalidate", "blacklist_jti",
@@ -37,11 +48,28 @@ __all__ = [
 
 @contextmanager
 def redis_guard() -> Iterator[None]:
-    """Turn a Redis connection failure into ``StoreUnavailable`` (the clear 503)."""
+    """Turn a Redis connection failure into ``StoreUnavailable`` (the clear 503) and trip the breaker.
+
+    While the breaker is open, raises ``StoreUnavailable`` at once without trying Redis.
+    """
+    if not breaker.available():
+        raise StoreUnavailable()
     try:
         yield
     except REDIS_ERRORS as e:
+        breaker.trip()
         raise StoreUnavailable() from e
+
+
+def _redis_down(e: BaseException) -> StoreUnavailable:
+    breaker.trip()
+    err = StoreUnavailable()
+    err.__cause__ = e
+    return err
+
+
+def _degraded() -> bool:
+    return not breaker.available()
 
 
 def _s(v: Any) -> str:
@@ -92,7 +120,7 @@ async def _avalidate_once(uid: int, sid: str) -> Validated | None:
             now_ms(), flush_ms, sid,
         )
     except REDIS_ERRORS as e:
-        raise StoreUnavailable() from e
+        raise _redis_down(e) from e
     status = _s(res[0])
     if status == "miss":
         return None
@@ -106,17 +134,24 @@ async def _avalidate_once(uid: int, sid: str) -> Validated | None:
 
 
 async def avalidate(uid: int, sid: str) -> Validated:
-    """Check a session and touch its activity in one round trip (SQL only on a miss).
+    """Check a session and touch its activity in one round trip (SQL only on a miss,
+    or while degraded).
 
     Raises ``SessionRevoked``, ``SessionExpired`` or ``StoreUnavailable``.
     """
-    validated = await _avalidate_once(uid, sid)
-    if validated is None:
-        await _arehydrate(uid, sid)
-        validated = await _avalidate_once(uid, sid)
-        if validated is None:
-            raise StoreUnavailable()
-    return validated
+    if not _degraded():
+        try:
+            validated = await _avalidate_once(uid, sid)
+            if validated is None:
+                await _arehydrate(uid, sid)
+                validated = await _avalidate_once(uid, sid)
+                if validated is None:
+                    raise StoreUnavailable()
+            return validated
+        except StoreUnavailable:
+            if not _degraded():
+                raise  # the database, not Redis
+    return await db_call(degraded.validate, uid=uid, sid=sid)
 
 
 async def _acheck_access_once(uid: int, sid: str, jti: str, token_version: int) -> bool:
@@ -126,7 +161,7 @@ async def _acheck_access_once(uid: int, sid: str, jti: str, token_version: int) 
             int(time.time()),
         )
     except REDIS_ERRORS as e:
-        raise StoreUnavailable() from e
+        raise _redis_down(e) from e
     status = _s(res[0])
     if status == "miss":
         return False
@@ -141,18 +176,43 @@ async def _acheck_access_once(uid: int, sid: str, jti: str, token_version: int) 
 
 async def acheck_access(uid: int, sid: str, jti: str, token_version: int) -> None:
     """The hub's check of an access token's session: ``jti`` not blacklisted, session
-    live, token version current. Raises ``SessionRevoked``/``SessionExpired``/``StoreUnavailable``."""
-    if not await _acheck_access_once(uid, sid, jti, token_version):
-        await _arehydrate(uid, sid)
-        if not await _acheck_access_once(uid, sid, jti, token_version):
-            raise StoreUnavailable()
+    live, token version current (while degraded: from SQL, without the blacklist).
+    Raises ``SessionRevoked``/``SessionExpired``/``StoreUnavailable``."""
+    if not _degraded():
+        try:
+            if not await _acheck_access_once(uid, sid, jti, token_version):
+                await _arehydrate(uid, sid)
+                if not await _acheck_access_once(uid, sid, jti, token_version):
+                    raise StoreUnavailable()
+            return
+        except StoreUnavailable:
+            if not _degraded():
+                raise
+    await db_call(degraded.check_access, uid=uid, sid=sid, token_version=token_version)
 
 
 # --- sync side (services, admin, commands) ---------------------------------------------
 
 
+def _mirror(write: Callable[[], T], default: T) -> T:
+    """A Redis write that only mirrors what SQL already decided.
+
+    Skipped while degraded, and a Redis failure trips the breaker instead of
+    failing the caller's transaction: the recovery writes the change from SQL
+    (:mod:`.recovery`) before this worker reads Redis again.
+    """
+    if _degraded():
+        return default
+    try:
+        return write()
+    except REDIS_ERRORS:
+        breaker.trip()
+        return default
+
+
 def load(record: SessionRecord) -> bool:
-    """Write a session rebuilt from SQL unless Redis already has one; True if written.
+    """Write a session rebuilt from SQL unless Redis already has one; True if written
+    (False while degraded: a miss rebuilds it later).
 
     The user's fields (name, avatar, PlayFab id, token version) are refreshed either way.
     """
@@ -160,31 +220,44 @@ def load(record: SessionRecord) -> bool:
     args: list[str | int] = [record.pexpireat(), _user_ttl_ms(), record.sid, len(session_fields)]
     for k, v in [*session_fields.items(), *record.user_fields().items()]:
         args += [k, v]
-    with redis_guard():
-        created = get_redis().eval(
+
+    def write() -> bool:
+        return bool(get_redis().eval(
             lua.LOAD, 3, keys.session(record.uid, record.sid), keys.user(record.uid), keys.user_sessions(record.uid),
             *args,
-        )
-    return bool(created)
+        ))
+
+    return _mirror(write, False)
 
 
 def put(record: SessionRecord) -> None:
-    """Write a new session (overwriting any stale copy)."""
-    with redis_guard():
+    """Write a new session (overwriting any stale copy); while degraded, left to a later miss."""
+    def write() -> bool:
         get_redis().delete(keys.session(record.uid, record.sid))
-    load(record)
+        return True
+
+    if _mirror(write, False):
+        load(record)
 
 
 def rotation_state(uid: int, sid: str) -> RotationState:
     """The chain's last move as Redis has it (rebuilt from SQL on a miss).
 
-    Raises ``SessionRevoked``/``SessionExpired`` for a session that is not live,
-    ``StoreUnavailable`` when Redis cannot be reached.
+    While degraded the answer is "unknown" (no predecessor, never rotated): the
+    refresh service then decides from its SQL row alone, as it does after a
+    fast-path miss. Raises ``SessionRevoked``/``SessionExpired`` for a session
+    that is not live, ``StoreUnavailable`` when the database cannot be reached.
     """
     fields = ["st", "rr", "prev", "rot", "exp", "abs"]
+    unknown = RotationState(refresh_prev_hash="", rotated_ms=0)
     for attempt in range(2):
-        with redis_guard():
+        if _degraded():
+            return unknown
+        try:
             vals = [_s(v) if v is not None else None for v in get_redis().hmget(keys.session(uid, sid), fields)]
+        except REDIS_ERRORS:
+            breaker.trip()
+            return unknown
         if vals[0] is not None:
             st, rr, prev, rot, exp, absolute = (v or "" for v in vals)
             if st != "a":
@@ -194,64 +267,78 @@ def rotation_state(uid: int, sid: str) -> RotationState:
             return RotationState(refresh_prev_hash=prev, rotated_ms=int(rot or 0))
         if attempt == 0:
             rehydrate(uid=uid, sid=sid)
+    if _degraded():
+        return unknown
     raise StoreUnavailable()
 
 
 def apply_rotation(
     *, uid: int, sid: str, cur: str, prev: str, generation: int, rotated_ms: int, expires_ms: int, absolute_ms: int
 ) -> None:
-    with redis_guard():
-        get_redis().eval(
-            lua.APPLY_ROTATION, 1, keys.session(uid, sid), cur, prev, generation, rotated_ms, expires_ms,
-            min(expires_ms, absolute_ms),
-        )
+    """Mirror a rotation SQL decided (never rolls a newer generation back); while degraded, left to recovery."""
+    degraded.forget(uid, sid)
+    _mirror(lambda: get_redis().eval(
+        lua.APPLY_ROTATION, 1, keys.session(uid, sid), cur, prev, generation, rotated_ms, expires_ms,
+        min(expires_ms, absolute_ms),
+    ), None)
 
 
 def revoke(*, uid: int, sid: str, reason: str) -> int:
-    """Tombstone the session, drop it from the user's set, blacklist its access tokens."""
+    """Tombstone the session, drop it from the user's set, blacklist its access tokens.
+
+    Returns how many access tokens were blacklisted (0 while degraded: the
+    recovery tombstones the session from SQL before Redis is read again).
+    """
+    degraded.forget(uid, sid)
     tomb = int(auth_settings.REVOKED_TOMBSTONE_TTL.total_seconds() * 1000)
-    with redis_guard():
-        return int(
-            get_redis().eval(
-                lua.REVOKE, 3, keys.session(uid, sid), keys.user_sessions(uid), keys.session_jtis(uid, sid),
-                reason, tomb, int(time.time()), sid, keys.blacklist(uid, ""),
-            )
+    return _mirror(lambda: int(
+        get_redis().eval(
+            lua.REVOKE, 3, keys.session(uid, sid), keys.user_sessions(uid), keys.session_jtis(uid, sid),
+            reason, tomb, int(time.time()), sid, keys.blacklist(uid, ""),
         )
+    ), 0)
 
 
 def blacklist_jti(*, uid: int, jti: str, exp: int) -> None:
+    """Refuse one access token until its expiry (skipped while degraded: README "Redis down, site up")."""
     if exp <= time.time():
         return
-    with redis_guard():
-        get_redis().set(keys.blacklist(uid, jti), "1", exat=exp)
+    _mirror(lambda: get_redis().set(keys.blacklist(uid, jti), "1", exat=exp), None)
 
 
 def record_jti(*, uid: int, sid: str, jti: str, exp: int) -> None:
-    """Remember a minted access token so revoking its session blacklists it."""
+    """Remember a minted access token so revoking its session blacklists it (skipped while degraded)."""
     key = keys.session_jtis(uid, sid)
-    with redis_guard():
+
+    def write() -> None:
         pipe = get_redis().pipeline(transaction=False)
         pipe.zadd(key, {jti: exp})
         pipe.zremrangebyscore(key, "-inf", int(time.time()))
         pipe.expireat(key, exp + 60)
         pipe.execute()
 
+    _mirror(write, None)
+
 
 def set_user_token_version(uid: int, tv: int) -> None:
-    with redis_guard():
-        get_redis().hset(keys.user(uid), "tv", tv)
+    """Mirror a bumped token version (never lowered; while degraded, the bump's revokes carry it)."""
+    degraded.forget(uid)
+    _mirror(lambda: get_redis().eval(lua.SET_TV_MAX, 1, keys.user(uid), tv), None)
 
 
 def last_active(uid: int, sids: list[str]) -> dict[str, int]:
-    """Last activity (ms) Redis has for these sessions (absent ones omitted)."""
+    """Last activity (ms) Redis has for these sessions (absent ones omitted; none while degraded)."""
     if not sids:
         return {}
-    with redis_guard():
+
+    def read() -> dict[str, int]:
         pipe = get_redis().pipeline(transaction=False)
         for sid in sids:
             pipe.hget(keys.session(uid, sid), "la")
         vals = pipe.execute()
-    return {sid: int(v) for sid, v in zip(sids, vals) if v is not None}
+        return {sid: int(v) for sid, v in zip(sids, vals) if v is not None}
+
+    return _mirror(read, {})
 
 
 def iter_activity(batch_size: int) -> Iterator[tuple[int, dict[str, int]]]:
@@ -281,10 +368,14 @@ def _activity_of(r: Any, batch: list[Any]) -> dict[str, int]:
 
 
 async def aping() -> bool:
-    """True if Redis answers (readiness); never raises."""
+    """True if Redis answers (readiness); never raises. False at once while degraded
+    (the breaker's probe decides when Redis is back), and a failure trips the breaker."""
+    if _degraded():
+        return False
     try:
         return bool(await get_async_redis().ping())
     except REDIS_ERRORS:
+        breaker.trip()
         return False
 
 
