@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, TypeVar
 
 from django.db import DatabaseError
 
@@ -33,51 +30,19 @@ from sessions_core.store import degraded, keys, lua
 from sessions_core.store.autopipeline import run_script
 from sessions_core.store.breaker import breaker
 from sessions_core.store.client import REDIS_ERRORS, get_async_redis, get_redis
+from sessions_core.store.guard import is_degraded, redis_down, redis_guard, s as s_
+from sessions_core.store.writes import (
+    apply_rotation, blacklist_jti, iter_activity, last_active, load, put, record_jti, revoke, set_user_token_version,
+)
 from sessions_core.store.records import (
     RotationState, SessionRecord, Validated, now_ms, record_for, unpack_avatar,
 )
-
-T = TypeVar("T")
 
 __all__ = [
     "RotationState", "SessionRecord", "Validated", "acheck_access", "aping", "apply_rotation", "avalidate", "blacklist_jti",
     "iter_activity", "last_active", "load", "now_ms", "ping", "put", "record_for", "record_jti", "redis_guard",
     "rehydrate", "revoke", "rotation_state", "set_user_token_version",
 ]
-
-
-@contextmanager
-def redis_guard() -> Iterator[None]:
-    """Turn a Redis connection failure into ``StoreUnavailable`` (the clear 503) and trip the breaker.
-
-    While the breaker is open, raises ``StoreUnavailable`` at once without trying Redis.
-    """
-    if not breaker.available():
-        raise StoreUnavailable()
-    try:
-        yield
-    except REDIS_ERRORS as e:
-        breaker.trip()
-        raise StoreUnavailable() from e
-
-
-def _redis_down(e: BaseException) -> StoreUnavailable:
-    breaker.trip()
-    err = StoreUnavailable()
-    err.__cause__ = e
-    return err
-
-
-def _degraded() -> bool:
-    return not breaker.available()
-
-
-def _s(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else ("" if v is None else str(v))
-
-
-def _user_ttl_ms() -> int:
-    return int(auth_settings.SESSION_ABSOLUTE_TTL.total_seconds() * 1000)
 
 
 def _raise_for(status: str, reason: str) -> None:
@@ -120,15 +85,15 @@ async def _avalidate_once(uid: int, sid: str) -> Validated | None:
             now_ms(), flush_ms, sid,
         )
     except REDIS_ERRORS as e:
-        raise _redis_down(e) from e
-    status = _s(res[0])
+        raise redis_down(e) from e
+    status = s_(res[0])
     if status == "miss":
         return None
     if status != "ok":
-        _raise_for(status, _s(res[1]))
+        _raise_for(status, s_(res[1]))
     return Validated(
-        uid=uid, sid=sid, flush_due=_s(res[1]) == "1", expires_ms=int(res[2]), absolute_ms=int(res[3]),
-        username=_s(res[4]), display_name=_s(res[5]), avatar_url=unpack_avatar(_s(res[6])), playfab_id=_s(res[7]),
+        uid=uid, sid=sid, flush_due=s_(res[1]) == "1", expires_ms=int(res[2]), absolute_ms=int(res[3]),
+        username=s_(res[4]), display_name=s_(res[5]), avatar_url=unpack_avatar(s_(res[6])), playfab_id=s_(res[7]),
         token_version=int(res[8]),
     )
 
@@ -139,7 +104,7 @@ async def avalidate(uid: int, sid: str) -> Validated:
 
     Raises ``SessionRevoked``, ``SessionExpired`` or ``StoreUnavailable``.
     """
-    if not _degraded():
+    if not is_degraded():
         try:
             validated = await _avalidate_once(uid, sid)
             if validated is None:
@@ -149,7 +114,7 @@ async def avalidate(uid: int, sid: str) -> Validated:
                     raise StoreUnavailable()
             return validated
         except StoreUnavailable:
-            if not _degraded():
+            if not is_degraded():
                 raise  # the database, not Redis
     return await db_call(degraded.validate, uid=uid, sid=sid)
 
@@ -161,14 +126,14 @@ async def _acheck_access_once(uid: int, sid: str, jti: str, token_version: int) 
             int(time.time()),
         )
     except REDIS_ERRORS as e:
-        raise _redis_down(e) from e
-    status = _s(res[0])
+        raise redis_down(e) from e
+    status = s_(res[0])
     if status == "miss":
         return False
     if status == "blacklisted":
         raise SessionRevoked("This access token has been revoked.", reason=DenyReason.BLACKLISTED)
     if status != "ok":
-        _raise_for(status, _s(res[1]))
+        _raise_for(status, s_(res[1]))
     if token_version < int(res[2]):
         raise SessionRevoked("The token version has changed.", reason=DenyReason.TOKEN_VERSION)
     return True
@@ -178,7 +143,7 @@ async def acheck_access(uid: int, sid: str, jti: str, token_version: int) -> Non
     """The hub's check of an access token's session: ``jti`` not blacklisted, session
     live, token version current (while degraded: from SQL, without the blacklist).
     Raises ``SessionRevoked``/``SessionExpired``/``StoreUnavailable``."""
-    if not _degraded():
+    if not is_degraded():
         try:
             if not await _acheck_access_once(uid, sid, jti, token_version):
                 await _arehydrate(uid, sid)
@@ -186,58 +151,12 @@ async def acheck_access(uid: int, sid: str, jti: str, token_version: int) -> Non
                     raise StoreUnavailable()
             return
         except StoreUnavailable:
-            if not _degraded():
+            if not is_degraded():
                 raise
     await db_call(degraded.check_access, uid=uid, sid=sid, token_version=token_version)
 
 
 # --- sync side (services, admin, commands) ---------------------------------------------
-
-
-def _mirror(write: Callable[[], T], default: T) -> T:
-    """A Redis write that only mirrors what SQL already decided.
-
-    Skipped while degraded, and a Redis failure trips the breaker instead of
-    failing the caller's transaction: the recovery writes the change from SQL
-    (:mod:`.recovery`) before this worker reads Redis again.
-    """
-    if _degraded():
-        return default
-    try:
-        return write()
-    except REDIS_ERRORS:
-        breaker.trip()
-        return default
-
-
-def load(record: SessionRecord) -> bool:
-    """Write a session rebuilt from SQL unless Redis already has one; True if written
-    (False while degraded: a miss rebuilds it later).
-
-    The user's fields (name, avatar, PlayFab id, token version) are refreshed either way.
-    """
-    session_fields = record.fields()
-    args: list[str | int] = [record.pexpireat(), _user_ttl_ms(), record.sid, len(session_fields)]
-    for k, v in [*session_fields.items(), *record.user_fields().items()]:
-        args += [k, v]
-
-    def write() -> bool:
-        return bool(get_redis().eval(
-            lua.LOAD, 3, keys.session(record.uid, record.sid), keys.user(record.uid), keys.user_sessions(record.uid),
-            *args,
-        ))
-
-    return _mirror(write, False)
-
-
-def put(record: SessionRecord) -> None:
-    """Write a new session (overwriting any stale copy); while degraded, left to a later miss."""
-    def write() -> bool:
-        get_redis().delete(keys.session(record.uid, record.sid))
-        return True
-
-    if _mirror(write, False):
-        load(record)
 
 
 def rotation_state(uid: int, sid: str) -> RotationState:
@@ -251,10 +170,10 @@ def rotation_state(uid: int, sid: str) -> RotationState:
     fields = ["st", "rr", "prev", "rot", "exp", "abs"]
     unknown = RotationState(refresh_prev_hash="", rotated_ms=0)
     for attempt in range(2):
-        if _degraded():
+        if is_degraded():
             return unknown
         try:
-            vals = [_s(v) if v is not None else None for v in get_redis().hmget(keys.session(uid, sid), fields)]
+            vals = [s_(v) if v is not None else None for v in get_redis().hmget(keys.session(uid, sid), fields)]
         except REDIS_ERRORS:
             breaker.trip()
             return unknown
@@ -267,110 +186,15 @@ def rotation_state(uid: int, sid: str) -> RotationState:
             return RotationState(refresh_prev_hash=prev, rotated_ms=int(rot or 0))
         if attempt == 0:
             rehydrate(uid=uid, sid=sid)
-    if _degraded():
+    if is_degraded():
         return unknown
     raise StoreUnavailable()
-
-
-def apply_rotation(
-    *, uid: int, sid: str, cur: str, prev: str, generation: int, rotated_ms: int, expires_ms: int, absolute_ms: int
-) -> None:
-    """Mirror a rotation SQL decided (never rolls a newer generation back); while degraded, left to recovery."""
-    degraded.forget(uid, sid)
-    _mirror(lambda: get_redis().eval(
-        lua.APPLY_ROTATION, 1, keys.session(uid, sid), cur, prev, generation, rotated_ms, expires_ms,
-        min(expires_ms, absolute_ms),
-    ), None)
-
-
-def revoke(*, uid: int, sid: str, reason: str) -> int:
-    """Tombstone the session, drop it from the user's set, blacklist its access tokens.
-
-    Returns how many access tokens were blacklisted (0 while degraded: the
-    recovery tombstones the session from SQL before Redis is read again).
-    """
-    degraded.forget(uid, sid)
-    tomb = int(auth_settings.REVOKED_TOMBSTONE_TTL.total_seconds() * 1000)
-    return _mirror(lambda: int(
-        get_redis().eval(
-            lua.REVOKE, 3, keys.session(uid, sid), keys.user_sessions(uid), keys.session_jtis(uid, sid),
-            reason, tomb, int(time.time()), sid, keys.blacklist(uid, ""),
-        )
-    ), 0)
-
-
-def blacklist_jti(*, uid: int, jti: str, exp: int) -> None:
-    """Refuse one access token until its expiry (skipped while degraded: README "Redis down, site up")."""
-    if exp <= time.time():
-        return
-    _mirror(lambda: get_redis().set(keys.blacklist(uid, jti), "1", exat=exp), None)
-
-
-def record_jti(*, uid: int, sid: str, jti: str, exp: int) -> None:
-    """Remember a minted access token so revoking its session blacklists it (skipped while degraded)."""
-    key = keys.session_jtis(uid, sid)
-
-    def write() -> None:
-        pipe = get_redis().pipeline(transaction=False)
-        pipe.zadd(key, {jti: exp})
-        pipe.zremrangebyscore(key, "-inf", int(time.time()))
-        pipe.expireat(key, exp + 60)
-        pipe.execute()
-
-    _mirror(write, None)
-
-
-def set_user_token_version(uid: int, tv: int) -> None:
-    """Mirror a bumped token version (never lowered; while degraded, the bump's revokes carry it)."""
-    degraded.forget(uid)
-    _mirror(lambda: get_redis().eval(lua.SET_TV_MAX, 1, keys.user(uid), tv), None)
-
-
-def last_active(uid: int, sids: list[str]) -> dict[str, int]:
-    """Last activity (ms) Redis has for these sessions (absent ones omitted; none while degraded)."""
-    if not sids:
-        return {}
-
-    def read() -> dict[str, int]:
-        pipe = get_redis().pipeline(transaction=False)
-        for sid in sids:
-            pipe.hget(keys.session(uid, sid), "la")
-        vals = pipe.execute()
-        return {sid: int(v) for sid, v in zip(sids, vals) if v is not None}
-
-    return _mirror(read, {})
-
-
-def iter_activity(batch_size: int) -> Iterator[tuple[int, dict[str, int]]]:
-    """Every live session's last activity, a SCAN page at a time: ``(keys scanned, {sid: ms})``."""
-    r = get_redis()
-    with redis_guard():
-        batch: list[Any] = []
-        for key in r.scan_iter(match=keys.session_pattern(), count=batch_size):
-            batch.append(key)
-            if len(batch) >= batch_size:
-                yield len(batch), _activity_of(r, batch)
-                batch = []
-        if batch:
-            yield len(batch), _activity_of(r, batch)
-
-
-def _activity_of(r: Any, batch: list[Any]) -> dict[str, int]:
-    pipe = r.pipeline(transaction=False)
-    for key in batch:
-        pipe.hmget(key, ["la", "st"])
-    seen: dict[str, int] = {}
-    for key, (la, st) in zip(batch, pipe.execute()):
-        ids = keys.session_key_ids(key)
-        if ids is not None and la is not None and _s(st) == "a":
-            seen[ids[1]] = int(la)
-    return seen
 
 
 async def aping() -> bool:
     """True if Redis answers (readiness); never raises. False at once while degraded
     (the breaker's probe decides when Redis is back), and a failure trips the breaker."""
-    if _degraded():
+    if is_degraded():
         return False
     try:
         return bool(await get_async_redis().ping())
