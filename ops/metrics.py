@@ -40,6 +40,7 @@ from prometheus_client.registry import Collector
 from sessions_core.conf import auth_settings
 from sessions_core.errors import AuthError, Forbidden
 from sessions_core.instrument import add_observer
+from sessions_core.reasons import ReuseCause
 from sessions_core.signals import security_event, session_revoked, store_degraded
 
 from realtime.signals import hub_connection_closed, hub_connection_opened
@@ -103,7 +104,7 @@ def _on_security_event(sender: Any, name: str, fields: dict[str, Any], **kwargs:
         REFRESHES.labels(outcome="rotated").inc()
     elif name == "refresh.reuse":
         cause = str(fields.get("cause") or "unknown")
-        if cause == "concurrent_refresh":
+        if cause == ReuseCause.CONCURRENT_REFRESH:
             # Inside the grace window: not reuse, the idempotent answer to a sibling tab.
             REFRESHES.labels(outcome="grace").inc()
         else:

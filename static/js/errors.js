@@ -40,7 +40,7 @@ export const CLIENT_CODES = Object.freeze({
 /** Every error code the client knows, and what it means for the session. */
 export const ERROR_KINDS = Object.freeze({
   // Server (sessions_core/errors.py, `definitive = True`): the session is over. Whether
-  // an answer speaks for the session depends on the endpoint too: see token-service.js.
+  // an answer speaks for the session depends on the endpoint too: see outcomeOf below.
   not_authenticated: "definitive",
   session_expired: "definitive",
   session_revoked: "definitive",
