@@ -52,14 +52,24 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
-def wrk(port: int, script: Path, seconds: int, conns: int) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(port: int, script: Path, seconds: int, conns: int, pid: int) -> tuple[float, float]:
+    """(requests/s, server CPU microseconds per request) of one wrk run."""
+    before = cpu_seconds(pid)
     out = subprocess.run(
         ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "-s", str(script), f"http://127.0.0.1:{port}/"],
         capture_output=True, text=True, check=True,
     ).stdout
     if "Non-2xx" in out:
         raise SystemExit(f"benchmark requests failed:\n{out}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    used = cpu_seconds(pid) - before
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), used / total * 1e6  # type: ignore[union-attr]
 
 
 def wait_ready(port: int, degraded: bool) -> None:
@@ -117,20 +127,28 @@ def main() -> None:
     try:
         wait_ready(port, degraded=False)
         rates: dict[str, list[float]] = {"normal": [], "degraded": []}
-        wrk(port, script, 1, args.connections)  # warm up
+        cpus: dict[str, list[float]] = {"normal": [], "degraded": []}
+
+        def measure(mode: str) -> None:
+            wrk(port, script, 1, args.connections, proc.pid)  # warm up (the cache, rehydrated sessions)
+            rate, cpu = wrk(port, script, args.seconds, args.connections, proc.pid)
+            rates[mode].append(rate)
+            cpus[mode].append(cpu)
+
         for _ in range(args.rounds):
-            rates["normal"].append(wrk(port, script, args.seconds, args.connections))
+            measure("normal")
             redis.stop()
             wait_ready(port, degraded=True)
-            wrk(port, script, 1, args.connections)
-            rates["degraded"].append(wrk(port, script, args.seconds, args.connections))
+            measure("degraded")
             redis.start()
             wait_ready(port, degraded=False)
         normal, degraded = statistics.median(rates["normal"]), statistics.median(rates["degraded"])
+        cpu_n, cpu_d = statistics.median(cpus["normal"]), statistics.median(cpus["degraded"])
         print(f"POST /auth/validate over {args.sessions} sessions, one daphne worker, {args.connections} connections:")
-        print(f"  normal   {normal:7.0f} req/s   (rounds: {', '.join(f'{r:.0f}' for r in rates['normal'])})")
-        print(f"  degraded {degraded:7.0f} req/s   (rounds: {', '.join(f'{r:.0f}' for r in rates['degraded'])})")
-        print(f"  degraded / normal: {degraded / normal:.2f}")
+        for mode, rate, cpu in (("normal", normal, cpu_n), ("degraded", degraded, cpu_d)):
+            rounds = ", ".join(f"{r:.0f}" for r in rates[mode])
+            print(f"  {mode:8s} {rate:7.0f} req/s (rounds: {rounds})   {cpu:6.0f} us server CPU/request")
+        print(f"  degraded / normal throughput: {degraded / normal:.2f}   by server CPU per request: {cpu_n / cpu_d:.2f}")
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -143,7 +161,7 @@ def queries_per_request(*, cookies_sessions: int, per_session_rate: float, redis
     """Replay the degraded run's request mix in-process, on a moved clock, counting SQL queries."""
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
+    from django.test.utils import CaptureQueriesContext, override_settings
 
     from sessions_core.conf import SESSION_COOKIE
     from sessions_core.models import AuthSession
@@ -165,9 +183,9 @@ def queries_per_request(*, cookies_sessions: int, per_session_rate: float, redis
     # A clock moved by the request rate the server reached: each request advances it by 1/rate.
     clock = [time.monotonic()]
     step = 1.0 / max(1.0, per_session_rate * len(clients))
-    degraded.time.monotonic = lambda: clock[0]  # type: ignore[attr-defined]
+    degraded.clock = lambda: clock[0]
     requests_made = 3000
-    with CaptureQueriesContext(connection) as seen:
+    with override_settings(ALLOWED_HOSTS=["testserver"]), CaptureQueriesContext(connection) as seen:
         for i in range(requests_made):
             clients[i % len(clients)].post("/auth/validate", HTTP_X_CSRFTOKEN="x")
             clock[0] += step

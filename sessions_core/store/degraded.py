@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import DatabaseError
@@ -49,6 +50,9 @@ class _Row:
     playfab_id: str
 
 
+# The cache's clock (tests and the benchmark move it instead of sleeping).
+clock: Callable[[], float] = time.monotonic
+
 _lock = threading.Lock()
 _rows: dict[tuple[int, str], tuple[float, _Row]] = {}
 _flushed: dict[str, float] = {}
@@ -73,7 +77,7 @@ def _fetch(uid: int, sid: str) -> _Row:
 
 def _row(uid: int, sid: str) -> _Row:
     ttl = auth_settings.STORE_DEGRADED_CACHE_TTL.total_seconds()
-    now = time.monotonic()
+    now = clock()
     with _lock:
         hit = _rows.get((uid, sid))
     if hit is not None and now - hit[0] < ttl:
@@ -99,7 +103,7 @@ def _check(row: _Row) -> None:
 
 def _flush_due(sid: str) -> bool:
     interval = auth_settings.ACTIVITY_FLUSH_INTERVAL.total_seconds()
-    now = time.monotonic()
+    now = clock()
     with _lock:
         last = _flushed.get(sid)
         if last is not None and now - last < interval:

@@ -214,7 +214,7 @@ def test_sql_query_budget_per_authenticated_request(
     private_redis.stop()
     post(client, "/auth/activity")  # trips the breaker, warms the cache, flushes activity
     clock = [1000.0]
-    monkeypatch.setattr(degraded.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(degraded, "clock", lambda: clock[0])
     degraded.clear()
 
     with CaptureQueriesContext(connection) as cold:
@@ -232,3 +232,18 @@ def test_sql_query_budget_per_authenticated_request(
     with CaptureQueriesContext(connection) as expired:
         assert post(client, "/auth/validate").status_code == 200
     assert len(expired) == 1
+
+
+def test_sql_query_budget_of_a_refresh_while_degraded(user: User, private_redis: Any) -> None:
+    """A rotation costs the same SQL as with Redis up (the row, the conditional UPDATE in its
+    transaction, the authenticating read): the Redis writes are simply left to the recovery."""
+    client, _ = sign_in(user)
+    private_redis.stop()
+    post(client, "/auth/validate")  # trips the breaker
+    with CaptureQueriesContext(connection) as seen:
+        resp = post(client, "/auth/refresh")
+    assert resp.status_code == 200
+    kinds = [q["sql"].split()[0].upper() for q in seen]
+    # The session row, then the conditional UPDATE (SQLite also logs BEGIN/COMMIT; the
+    # authenticating read is a cache hit here: the validate above read the row).
+    assert [k for k in kinds if k not in ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")] == ["SELECT", "UPDATE"], kinds
