@@ -75,19 +75,24 @@ def _fetch(uid: int, sid: str) -> _Row:
     )
 
 
-def _row(uid: int, sid: str) -> _Row:
-    ttl = auth_settings.STORE_DEGRADED_CACHE_TTL.total_seconds()
-    now = clock()
-    with _lock:
-        hit = _rows.get((uid, sid))
-    if hit is not None and now - hit[0] < ttl:
+def _cached(uid: int, sid: str) -> _Row | None:
+    hit = _rows.get((uid, sid))
+    if hit is not None and clock() - hit[0] < auth_settings.STORE_DEGRADED_CACHE_TTL.total_seconds():
         return hit[1]
+    return None
+
+
+def _row(uid: int, sid: str) -> _Row:
+    with _lock:
+        row = _cached(uid, sid)
+    if row is not None:
+        return row
     row = _fetch(uid, sid)
     with _lock:
         if len(_rows) >= MAX_ENTRIES:
             for key in list(_rows)[: MAX_ENTRIES // 4]:
                 del _rows[key]
-        _rows[(uid, sid)] = (now, row)
+        _rows[(uid, sid)] = (clock(), row)
     return row
 
 
@@ -114,9 +119,7 @@ def _flush_due(sid: str) -> bool:
     return True
 
 
-def validate(*, uid: int, sid: str) -> Validated:
-    """The session-token check from SQL; raises ``SessionRevoked``/``SessionExpired``/``StoreUnavailable``."""
-    row = _row(uid, sid)
+def _validated(uid: int, sid: str, row: _Row) -> Validated:
     _check(row)
     return Validated(
         uid=uid, sid=sid, flush_due=_flush_due(sid), expires_ms=row.expires_ms, absolute_ms=row.absolute_ms,
@@ -125,15 +128,41 @@ def validate(*, uid: int, sid: str) -> Validated:
     )
 
 
+def validate(*, uid: int, sid: str) -> Validated:
+    """The session-token check from SQL; raises ``SessionRevoked``/``SessionExpired``/``StoreUnavailable``."""
+    return _validated(uid, sid, _row(uid, sid))
+
+
+def validate_cached(uid: int, sid: str) -> Validated | None:
+    """:func:`validate` from this worker's cache only (no SQL, so no thread hop for async
+    callers); ``None`` when the row is not cached. Raises ``SessionRevoked``/``SessionExpired``."""
+    with _lock:
+        row = _cached(uid, sid)
+    return None if row is None else _validated(uid, sid, row)
+
+
+def _check_access(row: _Row, token_version: int) -> None:
+    _check(row)
+    if token_version < row.user_token_version:
+        raise SessionRevoked("The token version has changed.", reason=DenyReason.TOKEN_VERSION)
+
+
 def check_access(*, uid: int, sid: str, token_version: int) -> None:
     """The access-token check from SQL: session live, the token's version current (no ``jti`` blacklist).
 
     Raises ``SessionRevoked``/``SessionExpired``/``StoreUnavailable``.
     """
-    row = _row(uid, sid)
-    _check(row)
-    if token_version < row.user_token_version:
-        raise SessionRevoked("The token version has changed.", reason=DenyReason.TOKEN_VERSION)
+    _check_access(_row(uid, sid), token_version)
+
+
+def check_access_cached(*, uid: int, sid: str, token_version: int) -> bool:
+    """:func:`check_access` from this worker's cache only; False when the row is not cached."""
+    with _lock:
+        row = _cached(uid, sid)
+    if row is None:
+        return False
+    _check_access(row, token_version)
+    return True
 
 
 def forget(uid: int, sid: str | None = None) -> None:

@@ -116,6 +116,9 @@ async def avalidate(uid: int, sid: str) -> Validated:
         except StoreUnavailable:
             if not is_degraded():
                 raise  # the database, not Redis
+    cached = degraded.validate_cached(uid, sid)
+    if cached is not None:
+        return cached
     return await db_call(degraded.validate, uid=uid, sid=sid)
 
 
@@ -153,7 +156,8 @@ async def acheck_access(uid: int, sid: str, jti: str, token_version: int) -> Non
         except StoreUnavailable:
             if not is_degraded():
                 raise
-    await db_call(degraded.check_access, uid=uid, sid=sid, token_version=token_version)
+    if not degraded.check_access_cached(uid=uid, sid=sid, token_version=token_version):
+        await db_call(degraded.check_access, uid=uid, sid=sid, token_version=token_version)
 
 
 # --- sync side (services, admin, commands) ---------------------------------------------
