@@ -87,6 +87,9 @@ async def claim(principal: HubPrincipal, connection_token: str | None) -> str:
         raise ConnectionUnknown()
     if connection_token.startswith("d."):
         return _claim_degraded(principal, connection_token)
+    if not breaker.available():
+        # Negotiated before the outage: its record is in Redis. The client negotiates again.
+        raise StoreUnavailable()
     try:
         raw = await get_async_redis().getdel(redis_keys.negotiation(principal.uid, _digest(connection_token)))
     except REDIS_ERRORS as e:

@@ -60,11 +60,12 @@ class Breaker:
         return self._failed_since
 
     def trip(self) -> None:
-        """Record a Redis failure: open the breaker (or keep it open and push the probe back)."""
+        """Record a Redis failure: open the breaker (already open: nothing changes, so callers
+        that still try Redis meanwhile never push the probe back)."""
         with self._lock:
-            self._retry_at = self._clock() + auth_settings.STORE_BREAKER_OPEN.total_seconds()
             if self._open:
                 return
+            self._retry_at = self._clock() + auth_settings.STORE_BREAKER_OPEN.total_seconds()
             self._open = True
             self._failed_since = datetime.now(dt_timezone.utc)
             start_thread = bool(auth_settings.STORE_PROBE_THREAD) and (
