@@ -6,6 +6,7 @@ when Redis goes away. Here the receive waits and tries again (capped back-off)
 instead, so sockets stay open while Redis is down (degraded mode) and pick up
 their messages when it is back. Sends and group changes still raise: their
 callers decide (the hub pauses fan-out and presence until the store recovers).
+A failed receive also trips the store's breaker (see the comment there).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 
 from channels_redis.core import RedisChannelLayer
 
+from sessions_core.store.breaker import breaker
 from sessions_core.store.client import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,10 @@ class ResilientRedisChannelLayer(RedisChannelLayer):  # type: ignore[misc]
             try:
                 return await super().receive(channel)
             except REDIS_ERRORS as e:
+                # A hub worker with no requests during a short outage still learns of it
+                # here, so its sockets join their groups again when Redis is back (an
+                # emptied Redis forgot them): the breaker's recovery bumps its epoch.
+                breaker.trip()
                 log.info("channel layer: Redis unreachable (%s); receive retries in %.1fs", type(e).__name__, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX)
