@@ -247,3 +247,20 @@ def test_sql_query_budget_of_a_refresh_while_degraded(user: User, private_redis:
     # The session row, then the conditional UPDATE (SQLite also logs BEGIN/COMMIT; the
     # authenticating read is a cache hit here: the validate above read the row).
     assert [k for k in kinds if k not in ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")] == ["SELECT", "UPDATE"], kinds
+
+
+def test_another_workers_revoke_wins_within_the_cache_ttl(user: User, private_redis: Any, monkeypatch: Any) -> None:
+    """The bound the README states: a revoke this worker did not make itself (another worker's,
+    written to SQL only) is refused here once the cached row is older than the TTL (2 s)."""
+    client, issued = sign_in(user)
+    clock = [500.0]
+    monkeypatch.setattr(degraded, "clock", lambda: clock[0])
+    private_redis.stop()
+    assert post(client, "/auth/validate").status_code == 200  # reads and caches the row
+    # Another worker revokes: SQL changes, this worker's cache is not told.
+    AuthSession.objects.filter(pk=issued.session_id).update(state="revoked", revoke_reason="admin")
+    clock[0] += 1.9
+    assert post(client, "/auth/validate").status_code == 200  # inside the TTL: the documented window
+    clock[0] += 0.2
+    resp = post(client, "/auth/validate")
+    assert resp.status_code == 401 and resp.json()["error"] == "session_revoked"
