@@ -24,11 +24,15 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone as dt_timezone
+from typing import TYPE_CHECKING
 
 from django.db import DatabaseError, close_old_connections
 
 from sessions_core.conf import auth_settings
 from sessions_core.signals import store_degraded
+
+if TYPE_CHECKING:
+    from sessions_core.store import recovery
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,7 @@ class Breaker:
         self._open = False
         self._retry_at = 0.0
         self._failed_since: datetime | None = None
+        self._late_since: datetime | None = None
         self._prober: threading.Thread | None = None
         self._probing = threading.Lock()
         self.epoch = 0
@@ -108,20 +113,49 @@ class Breaker:
                 self._open = False
                 self._failed_since = None
                 self.epoch += 1
+            self._late_since = since
         log.warning("session store: Redis is back; %d change(s) made while degraded mirrored", replayed.mirrored)
         store_degraded.send(sender=Breaker, degraded=False)
+        # A request that found the breaker open just before it closed may commit its
+        # SQL-only change after the query above read: mirror once more now that no
+        # new request skips Redis (the probe thread runs one more pass a little later).
+        replayed.merge(self.late_pass())
         # After the close: the hub fan-out goes through Redis, which is usable again.
         recovery.announce(replayed)
         return True
 
+    def late_pass(self) -> "recovery.Replayed":
+        """Mirror again what changed since the last outage began (idempotent); what it mirrored.
+
+        Raises nothing for Redis or database trouble: the changes stay in SQL, where a
+        miss or the next outage's recovery finds them.
+        """
+        from sessions_core.store import recovery
+        from sessions_core.store.client import REDIS_ERRORS
+
+        since = self._late_since
+        if since is None:
+            return recovery.Replayed()
+        try:
+            return recovery.reconcile(since=since - auth_settings.STORE_RECONCILE_MARGIN)
+        except (*REDIS_ERRORS, DatabaseError) as e:
+            log.warning("session store: late recovery pass failed (%s)", type(e).__name__)
+            return recovery.Replayed()
+
     def _probe_loop(self) -> None:
+        from sessions_core.store import recovery
+
         while self._open:
             wait = max(0.05, self._retry_at - self._clock())
             time.sleep(min(wait, auth_settings.STORE_BREAKER_OPEN.total_seconds()))
             if not self.probe_due():
                 continue
             try:
-                self.probe()
+                if self.probe():
+                    # Requests in flight when the breaker closed have finished by now.
+                    time.sleep(auth_settings.REDIS_SOCKET_TIMEOUT)
+                    if self.available():
+                        recovery.announce(self.late_pass())
             finally:
                 close_old_connections()
 

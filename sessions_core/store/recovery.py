@@ -42,6 +42,11 @@ class Replayed:
     mirrored: int = 0
     revoked: list[tuple[int, str, str]] = field(default_factory=list)
 
+    def merge(self, other: "Replayed") -> None:
+        """Add another pass's rows (a session revoked in both is announced once)."""
+        self.mirrored += other.mirrored
+        self.revoked += [r for r in other.revoked if r not in self.revoked]
+
 
 def reconcile(*, since: datetime) -> Replayed:
     """Mirror into Redis every session revoked or rotated in SQL at or after ``since``.

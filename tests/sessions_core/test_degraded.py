@@ -264,3 +264,38 @@ def test_another_workers_revoke_wins_within_the_cache_ttl(user: User, private_re
     clock[0] += 0.2
     resp = post(client, "/auth/validate")
     assert resp.status_code == 401 and resp.json()["error"] == "session_revoked"
+
+
+def test_a_revoke_committed_while_the_breaker_closes_is_mirrored_too(
+    user: User, private_redis: Any, monkeypatch: Any
+) -> None:
+    """A request that found the breaker open and commits its SQL-only revoke just after the
+    recovery's query read: the pass after the close mirrors it."""
+    from django.utils import timezone
+
+    from sessions_core.store import recovery
+
+    client, issued = sign_in(user)
+    assert post(client, "/auth/validate").status_code == 200
+    private_redis.client().save()
+    private_redis.stop()
+    post(client, "/auth/validate")
+    private_redis.start()  # stale: the session is active there
+    real = recovery.reconcile
+    calls = []
+
+    def reconcile_then_a_late_commit(*, since: Any) -> Any:
+        out = real(since=since)
+        if not calls:
+            AuthSession.objects.filter(pk=issued.session_id).update(
+                state="revoked", revoke_reason="logout", revoked_at=timezone.now()
+            )
+        calls.append(since)
+        return out
+
+    monkeypatch.setattr(recovery, "reconcile", reconcile_then_a_late_commit)
+    assert breaker.probe()
+    assert len(calls) == 2
+    assert private_redis.client().hget(keys.session(user.pk, issued.session_id), "st") == b"r"
+    resp = post(client, "/auth/validate")
+    assert resp.status_code == 401 and resp.json()["error"] == "session_revoked"
