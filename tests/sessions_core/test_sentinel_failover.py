@@ -190,7 +190,7 @@ def test_primary_killed_under_load_loses_nothing_and_logs_nobody_out(sentinels: 
         assert unexpected == [], (unexpected[:10], site.tail())
         assert tally.cleared == [], tally.cleared  # 0 false logouts
         assert tally.closed == [], tally.closed  # the hub sockets outlived the failover
-        assert len(during) > 50, "the load did not run through the failover"
+        assert len(during) > 20, "the load did not run through the failover"
 
         # 0 sessions lost: every session is live in SQL and answers on its latest cookies,
         # and every socket still works (a hub method that writes presence in Redis).
