@@ -181,7 +181,7 @@ def test_primary_killed_under_load_loses_nothing_and_logs_nobody_out(sentinels: 
         errors = [r for r in tally.results if r[2] != 200]
         unexpected = [r for r in errors if (r[2], r[3]) not in RETRYABLE]
         print(
-            f"\nfailover: writes succeed again after {writes_back:.2f}s; site degraded from {degraded_seen}s"
+            f"\nfailover: writes succeed again after {writes_back}s; site degraded from {degraded_seen}s"
             f" to {site_back}s; {len(during)} requests after the kill, {len(errors)} retryable errors,"
             f" {len(unexpected)} other errors, {len(tally.cleared)} cookie clears, {len(tally.closed)} sockets closed"
         )
