@@ -11,7 +11,8 @@ import uuid
 from datetime import datetime, timezone as dt_timezone
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from sessions_core import security_log, store
@@ -149,9 +150,16 @@ def session_flush_activity(*, sid: str, last_active_ms: int, generation_in_use: 
     """Carry Redis's last-active time (and the highest refresh generation in use)
     into SQL; neither ever moves backwards."""
     when = datetime.fromtimestamp(last_active_ms / 1000, tz=dt_timezone.utc)
-    AuthSession.objects.filter(pk=uuid.UUID(hex=sid), last_active_at__lt=when).update(last_active_at=when)
-    if generation_in_use is not None:
-        session_mark_generation_in_use(sid=sid, generation=generation_in_use)
+    if not generation_in_use:
+        AuthSession.objects.filter(pk=uuid.UUID(hex=sid), last_active_at__lt=when).update(last_active_at=when)
+        return
+    # One conditional UPDATE for both (the flush budget stays one query).
+    AuthSession.objects.filter(
+        Q(last_active_at__lt=when) | Q(refresh_generation_in_use__lt=generation_in_use), pk=uuid.UUID(hex=sid)
+    ).update(
+        last_active_at=Greatest(F("last_active_at"), Value(when)),
+        refresh_generation_in_use=Greatest(F("refresh_generation_in_use"), Value(generation_in_use)),
+    )
 
 
 def session_mark_generation_in_use(*, sid: str, generation: int) -> None:

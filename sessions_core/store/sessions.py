@@ -90,7 +90,8 @@ def _mark_in_sql(*, sid: str, generation: int) -> None:
 async def _amark_in_sql(sid: str, generation: int | None) -> None:
     """While degraded Redis cannot record that ``generation`` is in use: SQL does, at once
     (a lost answer's recovery must not outlive the outage as a blind spot)."""
-    if generation is None or _MARKED_IN_SQL.get(sid, -1) >= generation:
+    # Generation 0 is the column's floor: nothing to write.
+    if not generation or _MARKED_IN_SQL.get(sid, 0) >= generation:
         return
     try:
         await db_call(_mark_in_sql, sid=sid, generation=generation)
