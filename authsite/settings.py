@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from authsite.secret_key import DEV_SECRET_KEY, require_production_secret_keys
 from sessions_core.store.urls import cache_config, channel_layer_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -26,10 +27,12 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 DEBUG = env_bool("DEBUG", False)
-# The development key is only ever used with DEBUG on; the deploy check
-# `authsite.E001` refuses it (and any short key) in production.
-SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-insecure-authsite-key-change-me-0123456789abcdef"
+# The development key is only ever used with DEBUG on: with DEBUG off a missing,
+# short or known key stops the server here, before it serves a request.
+SECRET_KEY = os.environ.get("SECRET_KEY") or (DEV_SECRET_KEY if DEBUG else "")
 SECRET_KEY_FALLBACKS = [k for k in os.environ.get("SECRET_KEY_FALLBACKS", "").split(",") if k]
+if not DEBUG:
+    require_production_secret_keys(SECRET_KEY, SECRET_KEY_FALLBACKS)
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
@@ -167,6 +170,7 @@ AUTHSITE: dict[str, object] = {
     "PLAYFAB_SECRET_KEY": os.environ.get("PLAYFAB_SECRET_KEY", ""),
     "DISCORD_REDIRECT_URI": os.environ.get("DISCORD_REDIRECT_URI", ""),
     "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+    "TRUSTED_PROXY_HOPS": int(os.environ.get("TRUSTED_PROXY_HOPS", "0")),
 }
 
 # Operations and test hooks: lifetimes a subprocess server can be started with

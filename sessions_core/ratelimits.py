@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 
 from sessions_core import security_log
+from sessions_core.client_ip import client_ip
 from sessions_core.errors import RateLimited, StoreUnavailable
 from sessions_core.store.client import REDIS_ERRORS
 
@@ -33,7 +34,7 @@ async def check(request: HttpRequest, *, group: str, rate: str, key: str, increm
     if usage is None:
         return
     if usage["should_limit"] if increment else usage["count"] >= usage["limit"]:
-        security_log.event("ratelimit.hit", group=group, key_id=key[:64], ip=request.META.get("REMOTE_ADDR"))
+        security_log.event("ratelimit.hit", group=group, key_id=key[:64], ip=client_ip(request))
         raise RateLimited(retry_after=max(1, int(usage.get("time_left", 1))))
 
 

@@ -178,20 +178,19 @@ def put(record: SessionRecord) -> None:
 def rotation_state(uid: int, sid: str) -> RotationState:
     """The chain's last move as Redis has it (rebuilt from SQL on a miss).
 
-    Raises ``SessionRevoked``/``SessionExpired`` for a session that is not live,
-    ``StoreUnavailable`` when Redis cannot be reached.
+    It never says why a session is not live (``live`` is False): the refresh
+    service tells that only to a caller whose token matches (no state oracle for
+    whoever knows a uid and sid). Raises ``SessionRevoked`` (reason ``unknown``)
+    when SQL has no such session, ``StoreUnavailable`` when Redis cannot be reached.
     """
-    fields = ["st", "rr", "prev", "rot", "exp", "abs"]
+    fields = ["st", "prev", "rot", "exp", "abs"]
     for attempt in range(2):
         with redis_guard():
             vals = [_s(v) if v is not None else None for v in get_redis().hmget(keys.session(uid, sid), fields)]
         if vals[0] is not None:
-            st, rr, prev, rot, exp, absolute = (v or "" for v in vals)
-            if st != "a":
-                _raise_for("revoked", rr)
-            if now_ms() >= min(int(exp or 0), int(absolute or 0)):
-                raise SessionExpired()
-            return RotationState(refresh_prev_hash=prev, rotated_ms=int(rot or 0))
+            st, prev, rot, exp, absolute = (v or "" for v in vals)
+            live = st == "a" and now_ms() < min(int(exp or 0), int(absolute or 0))
+            return RotationState(live=live, refresh_prev_hash=prev, rotated_ms=int(rot or 0))
         if attempt == 0:
             rehydrate(uid=uid, sid=sid)
     raise StoreUnavailable()
