@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "sessions_core.middleware.SessionTokenMiddleware",
 ]
 
@@ -142,6 +143,25 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 if env_bool("SECURE_PROXY_SSL", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
+
+# Content-Security-Policy (django-csp): the access token sits in localStorage, so
+# no script runs unless it is a file this site serves: no inline script, no
+# eval, no foreign origin. Avatars come from Discord's CDN; the hub's WebSocket,
+# SSE and long polling are same-origin ('self' covers ws:/wss: in CSP Level 3).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "https://cdn.discordapp.com"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
 
 # A cookie or header past this size is refused before any signature work.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

@@ -21,6 +21,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from ops import admin_actions
+from ops.admin_login import throttled
 from sessions_core.tokens.signing_keys import retired_key_window
 from sessions_core.models import AuthSession, RevokeReason, SessionEvent, SessionState, SigningKey, User
 from sessions_core.services import user_deactivate
@@ -189,6 +190,10 @@ class UserAdmin(DjangoUserAdmin):
         super().save_model(request, obj, form, change)
         if ended is not None:
             self.message_user(request, f"The account is inactive; {ended} session(s) ended.")
+
+
+# The admin's password form is the one place here that takes a password: throttle it.
+admin.site.login = throttled(admin.site.login)  # type: ignore[method-assign]
 
 
 @admin.register(SessionEvent)
