@@ -23,7 +23,7 @@ from django.utils.http import urlencode
 from ops import admin_actions
 from ops.admin_login import throttled
 from sessions_core.tokens.signing_keys import retired_key_window
-from sessions_core.models import AuthSession, RevokeReason, SessionEvent, SessionState, SigningKey, User
+from sessions_core.models import AuthSession, SessionEvent, SessionState, SigningKey, User
 from sessions_core.services import user_deactivate
 from ops.session_states import STATUSES, filter_status, status_of
 
