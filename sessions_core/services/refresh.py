@@ -119,19 +119,19 @@ def session_refresh(*, refresh_token: str, ip: str | None = None) -> RefreshOutc
     presented = refresh_hash(parts.secret)
     now = timezone.now()
 
-    # Fast answer for a sibling tab's replay, from Redis alone.
+    # Fast answer for a sibling tab's replay: Redis says the chain just moved on.
     try:
         state = store.rotation_state(parts.uid, parts.sid)
     except SessionRevoked as e:  # no such session in SQL either
         raise RefreshInvalid() from e
     row = _load_row(parts)
-    if state.live and hmac.compare_digest(state.refresh_prev_hash, presented) and ms(now) - state.rotated_ms <= _grace_ms():
-        # Redis mirrors a rotation before SQL commits it: answer from the row only
-        # once it shows that rotation, else take the slow path (which waits for it).
-        if row.refresh_generation == parts.generation + 1:
-            return _grace_answer(row, parts, ip)
-
     seed = _seed(row)
+    if state.live and hmac.compare_digest(state.refresh_prev_hash, presented) and ms(now) - state.rotated_ms <= _grace_ms():
+        if _answers_for_current(row, parts, seed):
+            return _grace_answer(row, parts, ip)
+        # Redis is written before the winner's transaction commits: SQL has not caught
+        # up yet, so take the slow path, whose conditional UPDATE waits for that commit.
+
     current = _is_current(parts, row)
     if not current and not _is_predecessor(parts, row) and not _is_ancestor(parts, row, seed):
         raise RefreshInvalid()
@@ -189,11 +189,18 @@ def _grace_ms() -> int:
     return int(auth_settings.REFRESH_GRACE.total_seconds() * 1000)
 
 
+def _answers_for_current(row: AuthSession, parts: RefreshParts, seed: bytes | None) -> bool:
+    """True if ``parts`` is the immediate predecessor of the row's current token."""
+    successor = next_refresh(parts, seed)
+    return successor.generation == row.refresh_generation and refresh_matches(successor.secret, row.refresh_hash)
+
+
 def _grace_answer(row: AuthSession, parts: RefreshParts, ip: str | None) -> RefreshOutcome:
-    successor = next_refresh(parts, _seed(row))
-    if successor.generation != row.refresh_generation or not refresh_matches(successor.secret, row.refresh_hash):
-        # The predecessor check passed in Redis but SQL has moved on: not ours to answer.
+    seed = _seed(row)
+    if not _answers_for_current(row, parts, seed):
+        # The predecessor check passed but the chain has moved on since: not ours to answer.
         raise RefreshInvalid()
     _ensure_live(row)
+    successor = next_refresh(parts, seed)
     _record_reuse(row, cause=ReuseCause.CONCURRENT_REFRESH, ip=ip)
     return RefreshOutcome(tokens=tokens_for(row, row.user, successor), kind="grace")
