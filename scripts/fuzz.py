@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ["session_token", "access_token", "refresh_token", "next", "frame_buffer", "hub_messages", "handshake_inputs"]
@@ -59,14 +60,17 @@ def main() -> int:
         start = time.monotonic()
         proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "tests/fuzz"], cwd=ROOT, env=env)
         took = time.monotonic() - start
-        data = json.loads(report.read_text()) if report.exists() else {"inputs": {}, "failed": ["(pytest did not report)"]}
+        data: dict[str, Any] = (
+            json.loads(report.read_text()) if report.exists() else {"inputs": {}, "failed": ["(pytest did not report)"]}
+        )
     failed = set(data["failed"])
-    for name, count in sorted(data["inputs"].items()):
+    inputs: dict[str, int] = data["inputs"]
+    for name, count in sorted(inputs.items()):
         rows.append((f"hypothesis:{name}", count, 0, 0.0))
     total = sum(r[1] for r in rows)
-    crashes = sum(r[2] for r in rows) + len(failed) + (1 if proc.returncode not in (0,) and not failed else 0)
+    crashes = sum(r[2] for r in rows) + len(failed) + (1 if proc.returncode != 0 and not failed else 0)
     print("\n== fuzz summary ==")
-    for name, count, crashed, _took in rows:
+    for name, count, _crashed, _took in rows:
         print(f"{name:<40} {count:>10,}")
     print(f"{'total inputs':<40} {total:>10,}")
     print(f"crashes: {crashes}" + (f" (failed properties: {', '.join(sorted(failed))})" if failed else ""))

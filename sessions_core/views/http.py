@@ -49,19 +49,20 @@ def api(view: View) -> Routable:
     return wrapped
 
 
-def allow_methods(*methods: str) -> Callable[[View], View]:
+def allow_methods(*methods: str) -> Callable[[Routable], Routable]:
     """Like Django's ``require_http_methods`` for async views, but the 405 is the API's
     JSON error (``{"error": "method_not_allowed", ...}``) with an ``Allow`` header."""
     allowed = [m.upper() for m in methods]
 
-    def decorator(view: View) -> View:
+    def decorator(view: Routable) -> Routable:
         @functools.wraps(view)
         async def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.method not in allowed:
                 resp = error_response(MethodNotAllowed(f"Use {' or '.join(allowed)}."))
                 resp["Allow"] = ", ".join(allowed)
                 return resp
-            return await view(request, *args, **kwargs)
+            response: HttpResponse = await view(request, *args, **kwargs)
+            return response
 
         return wrapped
 
