@@ -44,8 +44,8 @@ def run_atheris(target: str, runs: int, artifacts: Path) -> tuple[int, bool, flo
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=140_000, help="Atheris inputs per target")
-    parser.add_argument("--examples", type=int, default=3_000, help="Hypothesis inputs per pure target")
+    parser.add_argument("--runs", type=int, default=145_000, help="Atheris inputs per target")
+    parser.add_argument("--examples", type=int, default=1_500, help="Hypothesis inputs per pure target")
     args = parser.parse_args()
     artifacts = ROOT / ".run" / "fuzz"
     artifacts.mkdir(parents=True, exist_ok=True)
