@@ -107,7 +107,8 @@ class AccountDisabled(AuthError):
     """The user's account is deactivated: no sign-in, refresh or hub connection."""
 
     code = "account_disabled"
-    status = 403
+    # 401 like every definitive answer: the browser signs out on it (static/js/errors.js).
+    status = 401
     detail = "This account has been disabled; contact the site's administrators."
     definitive = True
 

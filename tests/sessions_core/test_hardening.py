@@ -40,7 +40,7 @@ def test_a_deactivated_user_cannot_refresh(user: User) -> None:
     # Deactivated without the admin (a bulk update sends no signal): refresh still checks.
     User.objects.filter(pk=user.pk).update(is_active=False)
     resp = refresh_with(issued.refresh_token)
-    assert resp.status_code == 403 and resp.json()["error"] == "account_disabled"
+    assert resp.status_code == 401 and resp.json()["error"] == "account_disabled"
     assert resp.cookies[REFRESH_COOKIE].value == ""  # definitive: the browser signs out
     assert AuthSession.objects.get(pk=issued.session_id).refresh_generation == 0
 

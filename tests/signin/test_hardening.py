@@ -21,7 +21,7 @@ def test_a_deactivated_account_cannot_sign_back_in(loopback: FakeProviders) -> N
     User.objects.create(username="discord-nelly", discord_id=loopback.user["id"], is_active=False)
     c = Client()
     resp = c.get(loopback_authorize(c.get("/auth/discord/login")))
-    assert resp.status_code == 403
+    assert resp.status_code == 401
     page = resp.content.decode()
     assert "account_disabled" in page and "This account is disabled" in page and "has been disabled" in page
     assert SESSION_COOKIE not in resp.cookies and REFRESH_COOKIE not in resp.cookies
