@@ -27,6 +27,9 @@ from tests.fuzz.strategies import NUMBERISH, TEXT, mutate
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+
+
 @pytest.fixture
 def live(user: Any) -> Any:
     return session_create(user=user, ip="127.0.0.1", user_agent="fuzz")
@@ -37,14 +40,12 @@ def live(user: Any) -> Any:
 def test_forged_refresh_tokens_change_nothing(live: Any, data: Any) -> None:
     real = live.refresh_token
     uid, sid = real.split(".")[1:3]
-    if data.draw(st.booleans()):
-        token = mutate(data, real)
-    else:
-        token = data.draw(st.one_of(
+    shaped = st.one_of(
         TEXT,
         st.builds(lambda gen, secret: f"r1.{uid}.{sid}.{gen}.{secret}", NUMBERISH, TEXT),
-        st.builds(lambda secret: f"r1.{uid}.{sid}.0.{secret}", st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", min_size=20, max_size=128)),
-    ))
+        st.builds(lambda secret: f"r1.{uid}.{sid}.0.{secret}", st.text(alphabet=TOKEN_ALPHABET, min_size=20, max_size=128)),
+    )
+    token = mutate(data, real) if data.draw(st.booleans()) else data.draw(shaped)
     if token == real:
         return
     before = AuthSession.objects.values_list("state", "refresh_hash", "refresh_generation").get(pk=live.session_id)
