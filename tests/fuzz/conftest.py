@@ -11,7 +11,9 @@ from tests.fuzz.budget import COUNTS
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
     if not COUNTS:
         return
-    failed = {r.nodeid.split("::")[-1] for r in terminalreporter.stats.get("failed", [])}
+    failed = {
+        r.nodeid.split("::")[-1] for r in terminalreporter.stats.get("failed", []) if r.nodeid.startswith("tests/fuzz/")
+    }
     terminalreporter.section("fuzz inputs per target")
     for name, n in sorted(COUNTS.items()):
         terminalreporter.write_line(f"{name:<32} {n:>10,}")
