@@ -1,13 +1,11 @@
-"""A throttle on the admin's login form (django-ratelimit's counters, per client IP)."""
+"""A throttle on the admin's login form (the site's rate limits, per client IP)."""
 from __future__ import annotations
 
 import functools
 from typing import Any, Callable
 
 from django.http import HttpRequest, HttpResponse
-from django_ratelimit.core import get_usage
-
-from sessions_core import security_log
+from sessions_core import ratelimits, security_log
 from sessions_core.client_ip import client_ip
 from sessions_core.conf import auth_settings
 
@@ -20,9 +18,7 @@ def throttled(login_view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.method == "POST":
             ip = client_ip(request) or "unknown"
-            usage = get_usage(
-                request, group="admin.login", key=lambda _g, _r: ip, rate=auth_settings.RATE_ADMIN_LOGIN, increment=True
-            )
+            usage = ratelimits.usage(request, group="admin.login", rate=auth_settings.RATE_ADMIN_LOGIN, key=ip)
             if usage is not None and usage["should_limit"]:
                 security_log.event("ratelimit.hit", group="admin.login", ip=ip)
                 resp = HttpResponse(

@@ -109,7 +109,8 @@ def _is_ancestor(parts: RefreshParts, row: AuthSession, seed: bytes | None) -> b
 @timed("refresh")
 def session_refresh(*, refresh_token: str, ip: str | None = None) -> RefreshOutcome:
     """Rotate a refresh token; raises ``RefreshInvalid``, ``RefreshReused``, ``SessionRevoked``,
-    ``SessionExpired``, ``AccountDisabled`` or ``StoreUnavailable`` (then nothing changed).
+    ``SessionExpired``, ``AccountDisabled`` or ``StoreUnavailable`` (the database away; then
+    nothing changed).
 
     A token that is not the session's current one, its predecessor or an ancestor
     gets ``RefreshInvalid`` whatever the session's state: only a caller holding a
@@ -147,9 +148,9 @@ def session_refresh(*, refresh_token: str, ip: str | None = None) -> RefreshOutc
             "refresh_generation": successor.generation, "refresh_rotated_at": now, "expires_at": new_expiry,
             "last_active_at": now,
         }
-        # The services' write order: SQL decides, Redis follows, then the commit. A
-        # Redis failure rolls the rotation back, so the client's retry with the same
-        # token finds the chain unmoved instead of a successor it never received.
+        # The services' write order: SQL decides, Redis follows, then the commit. With
+        # Redis unreachable the store skips its mirror write (the recovery writes it from
+        # SQL) and the rotation commits: the answer carries the successor.
         with transaction.atomic():
             won = AuthSession.objects.filter(
                 pk=row.pk, state=SessionState.ACTIVE, refresh_hash=row.refresh_hash,
