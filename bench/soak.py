@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import os
 import random
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -123,7 +124,7 @@ class Soak:
     def environment(self) -> dict[str, str]:
         db = self.args.database_url or f"sqlite:///{self.tmp / 'soak.sqlite3'}"
         return site_env(
-            DATABASE_URL=db, REDIS_URL=self.redis.url, SECRET_KEY="soak-" + uuid.uuid4().hex,
+            DATABASE_URL=db, REDIS_URL=self.redis.url, SECRET_KEY=secrets.token_urlsafe(50),
             AUTHSITE_REDIS_KEY_PREFIX="soak", AUTH_COOKIE_SECURE="0", **self.lifetimes,
         )
 

@@ -12,7 +12,7 @@ def existing_chains_count_as_used(apps, schema_editor):  # type: ignore[no-untyp
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("sessions_core", "0001_initial"),
+        ("sessions_core", "0002_refresh_chain_seed"),
     ]
 
     operations = [
