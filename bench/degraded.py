@@ -178,7 +178,7 @@ def queries_per_request(*, cookies_sessions: int, per_session_rate: float, redis
     clients = []
     for row in rows:
         c = Client()
-        c.cookies[SESSION_COOKIE] = make_session_token(ring, sid=row.id.hex, uid=row.user_id, exp=int(time.time()) + 3600)
+        c.cookies[SESSION_COOKIE] = make_session_token(ring, sid=row.id.hex, uid=row.user_id, exp=int(time.time()) + 3600, generation=row.refresh_generation)
         clients.append(c)
     # A clock moved by the request rate the server reached: each request advances it by 1/rate.
     clock = [time.monotonic()]

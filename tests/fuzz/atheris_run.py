@@ -37,7 +37,7 @@ for module in list(sys.modules.values()):
 
 RING = properties.memory_ring()
 SID = "0123456789abcdef0123456789abcdef"
-GOOD_SESSION = make_session_token(RING, sid=SID, uid=7, exp=int(time.time()) + 86400)
+GOOD_SESSION = make_session_token(RING, sid=SID, uid=7, exp=int(time.time()) + 86400, generation=3)
 GOOD_ACCESS, GOOD_CLAIMS = make_access_token(RING, uid=7, sid=SID, tv=1, name="Alice", iat=int(time.time()))
 
 
