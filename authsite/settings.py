@@ -33,7 +33,16 @@ SECRET_KEY_FALLBACKS = [k for k in os.environ.get("SECRET_KEY_FALLBACKS", "").sp
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# `make run` starts a private Redis when REDIS_URL is unset and records its URL in
+# .run/redis.url; every other process of this checkout (manage.py in a second
+# terminal) reads it, so commands act on the Redis the running site uses.
+RUN_DIR = Path(os.environ.get("AUTHSITE_RUN_DIR") or BASE_DIR / ".run")
+_RUN_REDIS = RUN_DIR / "redis.url"
+REDIS_URL = (
+    os.environ.get("REDIS_URL")
+    or (_RUN_REDIS.read_text().strip() if _RUN_REDIS.is_file() else "")
+    or "redis://127.0.0.1:6379/0"
+)
 # channels-redis cannot use Redis Cluster: with a redis+cluster:// REDIS_URL the channel
 # layer needs its own plain or Sentinel Redis here (see sessions_core/redis_urls.py).
 CHANNEL_REDIS_URL = os.environ.get("CHANNEL_REDIS_URL") or REDIS_URL

@@ -30,7 +30,7 @@ from sessions_core.store.records import (
 
 __all__ = [
     "RotationState", "SessionRecord", "Validated", "acheck_access", "aping", "apply_rotation", "avalidate", "blacklist_jti",
-    "iter_activity", "last_active", "load", "now_ms", "ping", "put", "record_for", "record_jti", "redis_guard",
+    "held", "iter_activity", "last_active", "load", "now_ms", "ping", "put", "record_for", "record_jti", "redis_guard",
     "rehydrate", "revoke", "rotation_state", "set_user_token_version",
 ]
 
@@ -252,6 +252,18 @@ def last_active(uid: int, sids: list[str]) -> dict[str, int]:
             pipe.hget(keys.session(uid, sid), "la")
         vals = pipe.execute()
     return {sid: int(v) for sid, v in zip(sids, vals) if v is not None}
+
+
+def held(uid: int, sids: list[str]) -> set[str]:
+    """Which of these sessions this Redis holds at all (live or tombstoned)."""
+    if not sids:
+        return set()
+    with redis_guard():
+        pipe = get_redis().pipeline(transaction=False)
+        for sid in sids:
+            pipe.exists(keys.session(uid, sid))
+        found = pipe.execute()
+    return {sid for sid, n in zip(sids, found) if n}
 
 
 def iter_activity(batch_size: int) -> Iterator[tuple[int, dict[str, int]]]:

@@ -111,7 +111,7 @@ def test_sessions_lists_and_filters(user):
     assert [(r["id"], r["revoke_reason"], r["device"]) for r in revoked] == [(b.session_id, "logout", "phone")]
     table = run("sessions", "--user", "alice")
     assert table.splitlines()[0].split()[:3] == ["ID", "USER", "STATE"] and "laptop" in table
-    with pytest.raises(CommandError, match="No user named 'nobody'"):
+    with pytest.raises(CommandError, match="No user 'nobody'"):
         run("sessions", "--user", "nobody")
 
 
@@ -143,7 +143,7 @@ def test_revoke_sessions_refuses_bad_input_and_changes_nothing(user):
     for args, message in (
         (["--session", "nope"], "not a session id"),
         (["--session", a.session_id, "--session", "0" * 32], "No such session"),
-        (["--user", "nobody"], "No user named"),
+        (["--user", "nobody"], "No user 'nobody'"),
         (["--user", "alice", "--actor", "alice"], "not a staff user"),
     ):
         with pytest.raises(CommandError, match=message):
