@@ -152,7 +152,7 @@ def _require_held(rows: Iterable[AuthSession]) -> None:
     if absent:
         shown = ", ".join(absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
         raise CommandError(
-            f"Nothing was revoked: the Redis at {_where()} does not hold active session(s) {shown}. "
+            f"Nothing was revoked: the Redis at {_where()} does not hold the active {'session' if len(absent) == 1 else 'sessions'} {shown}. "
             "The running site probably uses another Redis and would keep serving them. Run this command "
             "with the site's REDIS_URL (left unset, manage.py uses the one `make run` recorded in "
             ".run/redis.url), or add --allow-missing if this Redis was flushed or restarted."
