@@ -23,7 +23,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from ops import admin_actions
-from sessions_core.tokens.signing_keys import retired_key_window
+from sessions_core.tokens.signing_keys import activates_at, get_keyring, retired_key_window
 from sessions_core.models import AuthSession, RevokeReason, SessionEvent, SessionState, SigningKey, User
 from sessions_core.services import session_revoke_all
 from ops.session_states import STATUSES, filter_status, status_of
@@ -274,6 +274,11 @@ class SigningKeyAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="verifies until")
     def verifies_until(self, key: SigningKey) -> str:
+        now = timezone.now()
+        if key.kid == get_keyring().signing.kid:
+            return "signing new tokens" + (f" until {key.retired_at:%Y-%m-%d %H:%M} UTC" if key.retired_at else "")
+        if key.retired_at is None and activates_at(key) > now:
+            return f"published; signs from {activates_at(key):%Y-%m-%d %H:%M} UTC"
         if key.retired_at is None:
-            return "active (signs new tokens)"
+            return "active"
         return f"{key.retired_at + retired_key_window():%Y-%m-%d %H:%M} UTC"

@@ -30,6 +30,9 @@ DEFAULTS: dict[str, Any] = {
     # Signing keys: a retired key still verifies for this long after retirement
     # (the longest token lifetime it can have signed).
     "KEY_CACHE_TTL": timedelta(seconds=60),
+    # Cache-Control max-age of /.well-known/jwks.json. A new key is published for
+    # this plus KEY_CACHE_TTL before it signs (signing_keys.prepublication).
+    "JWKS_CACHE_MAX_AGE": timedelta(seconds=300),
     # Access token (JWT) claims.
     "JWT_ISSUER": "authsite",
     "JWT_AUDIENCE": "authsite-hub",
