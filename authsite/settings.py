@@ -38,11 +38,13 @@ CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS"
 # terminal) reads it, so commands act on the Redis the running site uses.
 RUN_DIR = Path(os.environ.get("AUTHSITE_RUN_DIR") or BASE_DIR / ".run")
 _RUN_REDIS = RUN_DIR / "redis.url"
-REDIS_URL = (
-    os.environ.get("REDIS_URL")
-    or (_RUN_REDIS.read_text().strip() if _RUN_REDIS.is_file() else "")
-    or "redis://127.0.0.1:6379/0"
-)
+_RUN_REDIS_URL = _RUN_REDIS.read_text().strip() if _RUN_REDIS.is_file() else ""
+REDIS_URL = os.environ.get("REDIS_URL") or _RUN_REDIS_URL or "redis://127.0.0.1:6379/0"
+if _RUN_REDIS_URL and REDIS_URL == _RUN_REDIS_URL and (RUN_DIR / "prometheus").is_dir():
+    # Acting on the site `make run` serves: count into its multiprocess metrics
+    # directory, so its /metrics shows what this process did (ops/metrics.py).
+    # Set before anything imports prometheus_client, which reads it then.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(RUN_DIR / "prometheus"))
 # channels-redis cannot use Redis Cluster: with a redis+cluster:// REDIS_URL the channel
 # layer needs its own plain or Sentinel Redis here (see sessions_core/redis_urls.py).
 CHANNEL_REDIS_URL = os.environ.get("CHANNEL_REDIS_URL") or REDIS_URL

@@ -19,6 +19,11 @@ export REDIS_URL
 RUN_DIR="${AUTHSITE_RUN_DIR:-.run}"
 mkdir -p "$RUN_DIR"
 printf '%s\n' "$REDIS_URL" > "$RUN_DIR/redis.url"
+# One metrics directory for the site and for manage.py acting on it (Prometheus
+# multiprocess mode), emptied per run as prometheus_client requires.
+rm -rf "$RUN_DIR/prometheus" && mkdir -p "$RUN_DIR/prometheus"
+PROMETHEUS_MULTIPROC_DIR="$(cd "$RUN_DIR/prometheus" && pwd)"
+export PROMETHEUS_MULTIPROC_DIR
 $PY manage.py migrate --noinput
 $PY manage.py collectstatic --noinput >/dev/null
 echo "authsite on http://$HOST:$PORT/ (Redis at ${REDIS_URL##*@}; \`make stop\` stops a private one)"
