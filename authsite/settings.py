@@ -205,7 +205,8 @@ LOGGING = {
     },
     "loggers": {
         "authsite.security": {"handlers": ["security"], "level": "INFO", "propagate": False},
-        "django": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
+        # Not propagated: the root logger's console would print every Django line a second time.
+        "django": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING"), "propagate": False},
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
 }

@@ -52,6 +52,18 @@ class HubConsumer(HubMethods, AsyncConsumer):
         self.after_stop: list[Any] = []
         try:
             await super().__call__(scope, receive, send)
+        except REDIS_ERRORS as e:
+            # The channel layer's receive lost Redis (a restart, a failover): one line,
+            # not a traceback, and a close the client reconnects after.
+            self.redis_lost = True
+            log.warning(
+                "hub connection %s: Redis unavailable (%s); closed with reconnect allowed",
+                getattr(self, "connection_id", "-"), e,
+            )
+            if hasattr(self, "closed"):
+                await self.close("The server lost its session store; reconnect.", allow_reconnect=True)
+            else:
+                await send({"type": "websocket.close", "code": 1011})
         finally:
             for job in self.after_stop:
                 await job()
@@ -282,7 +294,8 @@ class HubConsumer(HubMethods, AsyncConsumer):
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)
             except REDIS_ERRORS:
-                log.warning("hub: could not leave group %s (it expires on its own)", group)
+                if not getattr(self, "redis_lost", False):
+                    log.warning("hub: could not leave group %s (it expires on its own)", group)
         self.joined.clear()
 
     async def _cleanup(self) -> None:
@@ -299,4 +312,5 @@ class HubConsumer(HubMethods, AsyncConsumer):
             if await presence.unregister(self.principal, self.connection_id):
                 self.after_stop.append(lambda: presence.announce_offline(self.principal))
         except StoreUnavailable:
-            log.warning("hub: could not unregister connection %s (its lease lapses)", self.connection_id)
+            if not getattr(self, "redis_lost", False):
+                log.warning("hub: could not unregister connection %s (its lease lapses)", self.connection_id)

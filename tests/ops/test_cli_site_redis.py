@@ -157,3 +157,4 @@ def test_make_stop_stops_the_private_redis_make_run_left(tmp_path):
         assert not (tmp_path / "redis.url").exists()
     finally:
         subprocess.run(["bash", "scripts/stop.sh"], cwd=ROOT, env=env, capture_output=True, timeout=60)
+
