@@ -43,7 +43,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from sessions_core.conf import auth_settings
-from sessions_core.errors import AuthError
+from sessions_core.errors import AuthError, Forbidden
 from sessions_core.instrument import add_observer
 from sessions_core.models import RevokeReason
 from sessions_core.reasons import ReuseCause
@@ -125,7 +125,7 @@ def _on_security_event(sender: Any, name: str, fields: dict[str, Any], **kwargs:
         REFRESHES.labels(outcome="rotated").inc()
     elif name == "refresh.reuse":
         cause = str(fields.get("cause") or "unknown")
-        if cause == "concurrent_refresh":
+        if cause == ReuseCause.CONCURRENT_REFRESH:
             # Inside the grace window: not reuse, the idempotent answer to a sibling tab.
             REFRESHES.labels(outcome="grace").inc()
         else:
@@ -241,10 +241,8 @@ def scrape_allowed(request: HttpRequest) -> bool:
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """Prometheus text exposition; 403 JSON unless :func:`scrape_allowed`."""
     if not scrape_allowed(request):
-        resp: HttpResponse = JsonResponse(
-            {"error": "forbidden", "detail": "Metrics are served to allowed networks or with the metrics token."},
-            status=403,
-        )
+        err = Forbidden("Metrics are served to allowed networks or with the metrics token.")
+        resp: HttpResponse = JsonResponse(err.as_dict(), status=err.status)
     else:
         # Prometheus text format, or OpenMetrics when the scraper asks for it.
         encode, content_type = choose_encoder(request.headers.get("Accept", ""))

@@ -5,19 +5,22 @@ target architecture, the layers, scenarios and parameters of the resilience
 notes, and the notes' verification queries; rows in :mod:`ops.report_points`
 and :mod:`ops.report_live`). Each status is computed from
 what this deployment actually has: settings, whether Redis and the channel layer
-answer, which URLs and hub routes are mounted, what the served browser modules
-contain. Secrets are reported as set/unset, never by value.
+answer, which URLs and hub routes are mounted, which checks are registered.
+What only the browser code does (cross-tab locks, visibility, heartbeat timing) is
+no fact a server can state about itself: those rows say ``in the browser`` and name
+the module and the browser test that exercises it. Secrets are reported as
+set/unset, never by value.
 
 Statuses: ``implemented`` (in the code, no configuration involved), ``configured``
 (in the code and switched on/set as the target says), ``not configured`` (in the
 code, but this configuration leaves it off or unset), ``differs`` (done another way
 on purpose, or a number that differs from the target's), ``unavailable`` (a
-dependency does not answer now), ``missing`` (not present in this deployment).
+dependency does not answer now), ``missing`` (not present in this deployment),
+``in the browser`` (carried by the served browser modules; see above).
 """
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -28,11 +31,11 @@ from django.db import DatabaseError
 from django.urls import Resolver404, resolve
 from django.utils import timezone
 
-from sessions_core.conf import auth_settings
 
 IMPLEMENTED, CONFIGURED, NOT_CONFIGURED = "implemented", "configured", "not configured"
 DIFFERS, UNAVAILABLE, MISSING = "differs", "unavailable", "missing"
-STATUSES = (IMPLEMENTED, CONFIGURED, NOT_CONFIGURED, DIFFERS, UNAVAILABLE, MISSING)
+BROWSER = "in the browser"
+STATUSES = (IMPLEMENTED, CONFIGURED, NOT_CONFIGURED, DIFFERS, UNAVAILABLE, MISSING, BROWSER)
 
 
 @dataclass(frozen=True)
@@ -70,9 +73,6 @@ def human(value: Any) -> str:
 def secret_state(value: Any) -> str:
     """``set`` or ``unset``: a secret's value is never reported."""
     return "set" if value else "unset"
-
-
-_CONST = re.compile(r"export const (\w+)\s*=\s*([0-9_*\s.]+);")
 
 
 class Probe:
@@ -134,38 +134,6 @@ class Probe:
         return 0
 
     @cached_property
-    def js_sources(self) -> dict[str, str]:
-        """Served browser modules: static path -> source text."""
-        from django.contrib.staticfiles.finders import get_finders
-
-        out: dict[str, str] = {}
-        for finder in get_finders():
-            for path, storage in finder.list([]):
-                if path.startswith("js/") and path.endswith((".js", ".mjs")) and path not in out:
-                    with storage.open(path) as fh:
-                        out[path] = fh.read().decode("utf-8", "replace")
-        return out
-
-    def js_files_with(self, *markers: str) -> list[str]:
-        """Browser modules containing every marker (feature detection by source)."""
-        return sorted(p for p, src in self.js_sources.items() if all(m in src for m in markers))
-
-    @cached_property
-    def js_constants(self) -> dict[str, float]:
-        """Numeric ``export const`` values of the browser modules (e.g. LOCK_TTL_MS)."""
-        out: dict[str, float] = {}
-        for src in self.js_sources.values():
-            for name, expr in _CONST.findall(src):
-                value = 1.0
-                try:
-                    for factor in expr.replace("_", "").split("*"):
-                        value *= float(factor)
-                except ValueError:
-                    continue
-                out[name] = value
-        return out
-
-    @cached_property
     def security_log_routed(self) -> bool:
         """True if ``authsite.security`` INFO events reach at least one handler."""
         logger = logging.getLogger("authsite.security")
@@ -177,20 +145,3 @@ class Probe:
                 return True
             current = current.parent if current.propagate else None
         return False
-
-
-def build_report(probe: Probe | None = None) -> list[Point]:
-    """Every point of both source documents with this deployment's status."""
-    from ops.report_live import verification_points
-    from ops.report_points import architecture_points, resilience_points
-
-    probe = probe or Probe()
-    return [
-        *architecture_points(probe, auth_settings), *resilience_points(probe, auth_settings),
-        *verification_points(probe, auth_settings),
-    ]
-
-
-def summary(points: list[Point]) -> dict[str, int]:
-    """How many points have each status."""
-    return {s: sum(1 for p in points if p.status == s) for s in STATUSES}

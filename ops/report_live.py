@@ -13,6 +13,7 @@ from django.db import DatabaseError
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from sessions_core.reasons import ReuseCause
 from ops.report import IMPLEMENTED, UNAVAILABLE, Point, Probe, human
 
 SECTION = "Verification"
@@ -46,7 +47,7 @@ def verification_points(probe: Probe, s: Any) -> list[Point]:
             ("V2", "Mass invalidations should be rare"),
             ("V3", "Concurrent refresh detected - current tokens returned"),
         )]
-    graced = reuse.pop("concurrent_refresh", 0)
+    graced = reuse.pop(ReuseCause.CONCURRENT_REFRESH, 0)
     by_cause = ", ".join(f"{c or 'unknown'} {n}" for c, n in sorted(ended.items(), key=lambda kv: -kv[1])) or "none"
     return [
         Point("V1", SECTION, "Sessions with an expired access token but a valid refresh token", IMPLEMENTED,

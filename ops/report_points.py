@@ -14,7 +14,12 @@ from typing import Any
 
 from django.conf import settings
 
-from ops.report import CONFIGURED, DIFFERS, IMPLEMENTED, MISSING, NOT_CONFIGURED, UNAVAILABLE, Point, Probe, human, secret_state
+from ops.report import (
+    BROWSER, CONFIGURED, DIFFERS, IMPLEMENTED, MISSING, NOT_CONFIGURED, STATUSES, UNAVAILABLE, Point, Probe, human,
+    secret_state,
+)
+from ops.report_live import verification_points
+from sessions_core.conf import auth_settings
 
 A = "architecture"
 R = "resilience"
@@ -37,11 +42,10 @@ def _routes(probe: Probe, *paths: str) -> tuple[bool, str]:
     return (not missing, f"routes missing: {', '.join(missing)}" if missing else "")
 
 
-def _js(probe: Probe, markers: tuple[str, ...], does: str) -> tuple[str, str]:
-    files = probe.js_files_with(*markers)
-    if files:
-        return IMPLEMENTED, f"{does} (browser: {', '.join(files)})"
-    return MISSING, f"no served browser module uses {' + '.join(markers)}"
+def _browser(module: str, test: str) -> tuple[str, str]:
+    """A point the browser code carries: not a fact a deployment can state, so the row
+    names the module and the browser test that exercises it instead of a status guess."""
+    return BROWSER, f"browser code (static/js/{module}); exercised by tests/browser/{test}"
 
 
 def _number(actual: Any, target: Any, setting: str, unit: Callable[[Any], str] = human) -> tuple[str, str]:
@@ -79,8 +83,6 @@ def architecture_points(probe: Probe, s: Any) -> list[Point]:
 
     store_status = IMPLEMENTED if redis_ok else UNAVAILABLE
     redis_set = {"REDIS_URL": redis_desc, "answers": human(redis_ok)}
-    lock_consts = {k: human(v) for k, v in probe.js_constants.items() if k.startswith("LOCK_")}
-    js = probe.js_files_with
     p: list[Point] = []
     add = p.append
 
@@ -112,7 +114,7 @@ def architecture_points(probe: Probe, s: Any) -> list[Point]:
               f"HttpOnly always; Secure {human(bool(s.COOKIE_SECURE))}; SameSite={s.COOKIE_SAMESITE}; refresh cookie scoped to /auth/",
               {"COOKIE_SECURE": human(bool(s.COOKIE_SECURE)), "COOKIE_SAMESITE": str(s.COOKIE_SAMESITE)},
               "" if secure_ok else "cookie flags weaker than the target's"))
-    st, now = _js(probe, ("localStorage",), "non-sensitive state and the access token in localStorage/memory")
+    st, now = _browser("auth-state.js", "test_signin.py")
     add(Point("2.2", sec, "localStorage for non-sensitive data (preferences, UI state, last active, access token)", st, now))
 
     sec = "3 Session Storage (Server-side)"
@@ -130,14 +132,14 @@ def architecture_points(probe: Probe, s: Any) -> list[Point]:
               "per-user token version and a jti blacklist in Redis; a Redis miss rehydrates from SQL", redis_set))
 
     sec = "4 Session Refresh Logic"
-    st, now = _js(probe, ("/auth/validate",), "each page load validates (refresh-first) before use")
+    st, now = _browser("token-service.js", "test_signin.py")
     add(Point("4.1", sec, "Check session validity on each page load", st, now))
     add(Point("4.2", sec, "Valid but nearing expiry (< 24 h): refresh PlayFab, new tokens, update Redis, cookie and SignalR token",
               *_number(s.SESSION_SLIDE_WHEN_REMAINING, timedelta(hours=24), "SESSION_SLIDE_WHEN_REMAINING"),
               {"SESSION_SLIDE_WHEN_REMAINING": human(s.SESSION_SLIDE_WHEN_REMAINING),
                "PLAYFAB_RENEW_BEFORE": human(_setting(s, "PLAYFAB_RENEW_BEFORE"))},
               "never past the absolute lifetime; tokens rotate on every refresh, not only near expiry"))
-    st, now = _js(probe, ("localStorage", "login"), "expired for good: clear storage, close the connection, go to login in every tab")
+    st, now = _browser("session-actions.js", "test_signout.py")
     add(Point("4.3", sec, "Expired: clear client storage, close SignalR, redirect to login", st, now))
 
     sec = "5 Activity Tracking"
@@ -166,22 +168,21 @@ def architecture_points(probe: Probe, s: Any) -> list[Point]:
               {"channel layer": layer_backend, "delivers": human(layer_ok)}))
 
     sec = "7 Multi-tab Handling"
-    for ref, point, markers, does in (
-        ("7.1", "BroadcastChannel syncs session state", ("BroadcastChannel",), "session state broadcast to every tab"),
-        ("7.2", "Share the SignalR connection via a SharedWorker", ("SharedWorker",), "one connection per browser, per-tab fallback"),
-        ("7.3", "Coordinate token refresh across tabs (single source of truth)", ("navigator.locks",), "one refresh at a time (Web Locks, localStorage fallback)"),
-        ("7.4", "Handle logout across all tabs", ("logout",), "logout broadcast to every tab"),
+    for ref, point, module, test in (
+        ("7.1", "BroadcastChannel syncs session state", "sync.js", "test_signin.py"),
+        ("7.2", "Share the SignalR connection via a SharedWorker", "realtime-worker.js", "test_realtime_connection.py"),
+        ("7.3", "Coordinate token refresh across tabs (single source of truth)", "lock.js", "test_cross_tab_refresh.py"),
+        ("7.4", "Handle logout across all tabs", "session-actions.js", "test_signout.py"),
     ):
-        st, now = _js(probe, markers, does)
-        add(Point(ref, sec, point, st, now, lock_consts if ref == "7.3" else {}))
+        add(Point(ref, sec, point, *_browser(module, test)))
 
     sec = "8 Token Refresh Flow"
-    st, now = _js(probe, ("SharedWorker",), "the worker and tabs schedule refresh before expiry from the server-stated lifetime")
+    st, now = _browser("token-service.js, realtime-worker.js", "test_token_renewal.py")
     add(Point("8.1", sec, "Monitored by the shared worker; refresh when the token nears expiry", st, now))
     add(Point("8.2", sec, "Server validates the current session before issuing tokens", IMPLEMENTED,
               "refresh checks state, expiry and the refresh family in SQL (conditional UPDATE) and Redis"))
-    add(Point("8.3", sec, "Update Redis, cookie, localStorage; broadcast to all tabs", IMPLEMENTED if js("BroadcastChannel") else MISSING,
-              "server rotates in SQL+Redis and sets cookies; the winning tab broadcasts the answer"))
+    add(Point("8.3", sec, "Update Redis, cookie, localStorage; broadcast to all tabs", IMPLEMENTED,
+              "server rotates in SQL+Redis and sets cookies; the winning tab broadcasts the answer (tests/browser/test_cross_tab_refresh.py)"))
     grace_ok = timedelta(0) < s.REFRESH_GRACE <= timedelta(minutes=1)
     add(Point("8.4", sec, "Handle race conditions in multi-tab scenarios", _on(grace_ok),
               f"grace window {human(s.REFRESH_GRACE)}: concurrent refreshes get the identical pair" if grace_ok else "grace window off or too long",
@@ -224,27 +225,21 @@ def architecture_points(probe: Probe, s: Any) -> list[Point]:
 
 def resilience_points(probe: Probe, s: Any) -> list[Point]:
     """Layers, root causes, scenarios and parameters of the resilience notes."""
-    c = probe.js_constants
     grace_ok = timedelta(0) < s.REFRESH_GRACE <= timedelta(minutes=1)
     p: list[Point] = []
     add = p.append
     sec = "Layers"
-    st, now = _js(probe, ("visibilitychange", "focus"), "check and refresh on visibilitychange/focus, debounced")
-    add(Point("L1", sec, "Visibility-aware token service", st, now, {"VISIBILITY_DEBOUNCE_MS": human(c.get("VISIBILITY_DEBOUNCE_MS", "-"))}))
-    st, now = _js(probe, ("/auth/refresh",), "refresh first when the local token is not valid, then validate")
-    add(Point("L2", sec, "Refresh-first strategy", st, now))
+    add(Point("L1", sec, "Visibility-aware token service", *_browser("page-watch.js", "test_resilience.py")))
+    add(Point("L2", sec, "Refresh-first strategy", *_browser("token-service.js", "test_resilience.py")))
     ok, missing = _routes(probe, "/auth/validate", "/auth/refresh")
     add(Point("L3", sec, "Backend auto-refresh in validate", IMPLEMENTED if ok else MISSING,
               "/auth/validate refreshes from the refresh cookie instead of answering 401" if ok else missing))
-    st, now = _js(probe, ("navigator.locks", "localStorage"), "Web Locks with a localStorage + BroadcastChannel fallback")
-    add(Point("L4", sec, "Cross-tab refresh coordination", st, now, {k: human(v) for k, v in c.items() if k.startswith("LOCK_")}))
+    add(Point("L4", sec, "Cross-tab refresh coordination", *_browser("lock.js", "test_cross_tab_refresh.py")))
     add(Point("L5", sec, "Backend idempotent refresh", DIFFERS if grace_ok else NOT_CONFIGURED,
               f"the immediate predecessor inside {human(s.REFRESH_GRACE)} gets the identical current pair" if grace_ok else "grace window off",
               {"REFRESH_GRACE": human(s.REFRESH_GRACE)},
               "bounded by a grace window and the immediate predecessor only (the notes accept any previous token of a valid session)"))
-    st, now = _js(probe, ("SUSPENSION_MULTIPLIER",), "a tick gap over the multiplier x interval means the tab slept: check at once")
-    add(Point("L6", sec, "Heartbeat suspension detection", st, now,
-              {"HEARTBEAT_INTERVAL_MS": human(c.get("HEARTBEAT_INTERVAL_MS", "-")), "SUSPENSION_MULTIPLIER": human(c.get("SUSPENSION_MULTIPLIER", "-"))}))
+    add(Point("L6", sec, "Heartbeat suspension detection", *_browser("heartbeat.js", "test_resilience.py")))
 
     sec = "Root causes"
     add(Point("R5", sec, "Concurrent refresh race between tabs", _on(grace_ok), "cross-tab lock plus the server's grace window",
@@ -261,8 +256,9 @@ def resilience_points(probe: Probe, s: Any) -> list[Point]:
               {"SESSION_IDLE_TTL": human(s.SESSION_IDLE_TTL), "SESSION_ABSOLUTE_TTL": human(s.SESSION_ABSOLUTE_TTL)},
               "" if as_notes else f"the notes keep refresh tokens 30 days; here an idle gap over {human(s.SESSION_IDLE_TTL)} ends the session"))
     add(Point("S3", sec, "Multiple tabs open", _on(grace_ok), "cross-tab lock + idempotent backend"))
-    add(Point("S4", sec, "Network interruption", IMPLEMENTED if "REQUEST_TIMEOUT_MS" in c else MISSING,
-              "retries with back-off and jitter; Redis/DB outages answer 503, never a logout"))
+    add(Point("S4", sec, "Network interruption", IMPLEMENTED,
+              "the server answers outages with 503 + Retry-After and never ends a session for them; the browser retries "
+              "(retry.js; tests/browser/test_resilience.py)"))
     multi = probe.redis[0] and probe.channel_layer[0]
     add(Point("S5", sec, "Deploy/reload with tabs open", IMPLEMENTED if multi else UNAVAILABLE,
               "no state in process memory: sessions in Redis+SQL, keys in SQL, fan-out over the channel layer"))
@@ -272,13 +268,31 @@ def resilience_points(probe: Probe, s: Any) -> list[Point]:
     for ref, label, actual, target, name in (
         ("P1", "Access token TTL 60 minutes", s.ACCESS_TOKEN_TTL, timedelta(minutes=60), "ACCESS_TOKEN_TTL"),
         ("P2", "Refresh token TTL 30 days", s.SESSION_ABSOLUTE_TTL, timedelta(days=30), "SESSION_ABSOLUTE_TTL"),
-        ("P3", "Heartbeat interval 60 seconds", c.get("HEARTBEAT_INTERVAL_MS"), 60_000.0, "HEARTBEAT_INTERVAL_MS (browser)"),
-        ("P4", "Suspension threshold 2x interval", c.get("SUSPENSION_MULTIPLIER"), 2.0, "SUSPENSION_MULTIPLIER (browser)"),
-        ("P5", "Visibility debounce 1000 ms", c.get("VISIBILITY_DEBOUNCE_MS"), 1000.0, "VISIBILITY_DEBOUNCE_MS (browser)"),
-        ("P6", "Cross-tab lock TTL 10 seconds", c.get("LOCK_TTL_MS"), 10_000.0, "LOCK_TTL_MS (browser)"),
-        ("P7", "Lock wait timeout 8 seconds", c.get("LOCK_WAIT_MS"), 8_000.0, "LOCK_WAIT_MS (browser)"),
         ("P8", "Max active sessions 5 per user", s.MAX_SESSIONS_PER_USER, 5, "MAX_SESSIONS_PER_USER"),
     ):
         st, now = _number(actual, target, name)
         add(Point(ref, sec, label, st, now, {name: human(actual) if actual is not None else "-"}))
-    return p
+    for ref, label, module in (
+        ("P3", "Heartbeat interval 60 seconds", "constants.js HEARTBEAT_INTERVAL_MS"),
+        ("P4", "Suspension threshold 2x interval", "constants.js SUSPENSION_MULTIPLIER"),
+        ("P5", "Visibility debounce 1000 ms", "constants.js VISIBILITY_DEBOUNCE_MS"),
+        ("P6", "Cross-tab lock TTL 10 seconds", "constants.js LOCK_TTL_MS"),
+        ("P7", "Lock wait timeout 8 seconds", "constants.js LOCK_WAIT_MS"),
+    ):
+        add(Point(ref, sec, label, *_browser(module, "test_cross_tab_refresh.py, tests/js")))
+    params = sorted((pt for pt in p if pt.section == sec), key=lambda pt: int(pt.ref[1:]))
+    return [pt for pt in p if pt.section != sec] + params
+
+
+def build_report(probe: Probe | None = None) -> list[Point]:
+    """Every point of both source documents with this deployment's status."""
+    probe = probe or Probe()
+    return [
+        *architecture_points(probe, auth_settings), *resilience_points(probe, auth_settings),
+        *verification_points(probe, auth_settings),
+    ]
+
+
+def summary(points: list[Point]) -> dict[str, int]:
+    """How many points have each status."""
+    return {s: sum(1 for p in points if p.status == s) for s in STATUSES}

@@ -40,3 +40,28 @@ class ProtocolError(AuthError):
     code = "protocol_error"
     status = 400
     detail = "The message does not follow the SignalR JSON hub protocol."
+
+
+class UnknownMethod(HubError):
+    code = "unknown_method"
+    detail = "The hub has no such method."
+
+
+class BadArguments(HubError):
+    code = "bad_arguments"
+    detail = "The hub method was called with the wrong arguments."
+
+
+class TokenMismatch(HubError):
+    code = "token_mismatch"
+    detail = "The token belongs to another user or session."
+
+
+class BadGroup(HubError):
+    code = "bad_group"
+    detail = "A group name is 1-64 letters, digits, '_' or '-'."
+
+
+class TooManyGroups(HubError):
+    code = "too_many_groups"
+    detail = "This session has joined too many groups."

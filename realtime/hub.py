@@ -13,7 +13,7 @@ from sessions_core.services import authenticate
 
 from realtime import presence
 from realtime.auth import HubPrincipal, authenticate_access_token
-from realtime.errors import HubError
+from realtime.errors import BadArguments, TokenMismatch, UnknownMethod
 from realtime.groups import app_group
 
 
@@ -32,10 +32,10 @@ class HubMethods:
     async def hub_method_renewtoken(self, access_token: Any) -> dict[str, int]:
         """Swap in a new access token for the same user and session; extends the connection's life."""
         if not isinstance(access_token, str):
-            raise HubError("RenewToken takes the access token string.", code="bad_arguments")
+            raise BadArguments("RenewToken takes the access token string.")
         new = await authenticate_access_token(access_token)
         if new.uid != self.principal.uid or new.sid != self.principal.sid:
-            raise HubError("The token belongs to another user or session.", code="token_mismatch")
+            raise TokenMismatch()
         self.principal = new
         self.token_renewed()
         return {"expiresAt": new.exp, "expiresIn": max(0, new.exp - int(time.time()))}
@@ -67,8 +67,8 @@ class HubMethods:
         """The method for ``target``; raises ``HubError`` if there is none or the argument count is wrong."""
         method = getattr(self, "hub_method_" + target.lower(), None) if target.isalnum() else None
         if method is None:
-            raise HubError(f"Method '{target}' does not exist.", code="unknown_method")
+            raise UnknownMethod(f"Method '{target}' does not exist.")
         expected = method.__code__.co_argcount - 1
         if arity != expected:
-            raise HubError(f"'{target}' takes {expected} argument(s), got {arity}.", code="bad_arguments")
+            raise BadArguments(f"'{target}' takes {expected} argument(s), got {arity}.")
         return method  # type: ignore[no-any-return]

@@ -27,7 +27,7 @@ from sessions_core.store.client import get_async_redis
 
 from realtime import lua
 from realtime.auth import HubPrincipal
-from realtime.errors import HubError
+from realtime.errors import BadGroup, TooManyGroups
 from realtime.groups import APP_GROUP_RE, presence_group
 
 HEARTBEAT_MEMBER = "hb"
@@ -165,7 +165,7 @@ async def connections_of(uid: int) -> dict[str, str]:
 
 def check_group_name(name: object) -> str:
     if not isinstance(name, str) or not APP_GROUP_RE.match(name):
-        raise HubError("A group name is 1-64 letters, digits, '_' or '-'.", code="bad_group")
+        raise BadGroup()
     return name
 
 
@@ -175,7 +175,7 @@ async def join_group(p: HubPrincipal, name: str) -> None:
     r = get_async_redis()
     with redis_guard():
         if await r.scard(key) >= auth_settings.HUB_MAX_GROUPS_PER_SESSION and not await r.sismember(key, name):
-            raise HubError("This session has joined too many groups.", code="too_many_groups")
+            raise TooManyGroups()
         pipe = r.pipeline(transaction=False)
         pipe.sadd(key, name)
         pipe.pexpire(key, int(auth_settings.SESSION_ABSOLUTE_TTL.total_seconds() * 1000))

@@ -1,10 +1,21 @@
 """The one error hierarchy of authsite.
 
-Each error fixes its stable ``code`` (the ``error`` field of a JSON answer), its
-HTTP ``status`` and the WebSocket/SignalR close it maps to. Only the edges
-(views, middleware, hub consumer) turn these into wire output.
+Each error class fixes its stable ``code`` (the ``error`` field of a JSON answer),
+its HTTP ``status`` and the WebSocket/SignalR close it maps to, as simplejwt's
+``InvalidToken`` does; an instance may change only the human ``detail``. Only the
+edges (views, middleware, hub consumer) turn these into wire output.
+
+Every class registers its code in :data:`ERROR_CODES` when it is defined (apps
+above the core add theirs: ``signin.errors``, ``realtime.errors``): that registry
+is the one closed list of codes, and tests hold the README's table and the
+browser's ``errors.js`` to it.
 """
 from __future__ import annotations
+
+from typing import Any
+
+# code -> the class that owns it (filled by AuthError.__init_subclass__).
+ERROR_CODES: dict[str, type["AuthError"]] = {}
 
 
 class AuthError(Exception):
@@ -18,14 +29,23 @@ class AuthError(Exception):
     # Whether a SignalR close for this error allows the client to reconnect.
     allow_reconnect = False
 
-    def __init__(self, detail: str | None = None, *, code: str | None = None) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        owner = ERROR_CODES.get(cls.code)
+        if owner is not None and not issubclass(cls, owner):
+            raise TypeError(f"error code {cls.code!r} of {cls.__qualname__} is already {owner.__qualname__}'s")
+        if owner is None or "code" in cls.__dict__:
+            ERROR_CODES[cls.code] = cls
+
+    def __init__(self, detail: str | None = None) -> None:
         self.detail = detail or self.detail
-        if code:
-            self.code = code
         super().__init__(self.detail)
 
     def as_dict(self) -> dict[str, str]:
         return {"error": self.code, "detail": self.detail}
+
+
+ERROR_CODES[AuthError.code] = AuthError
 
 
 class BadRequest(AuthError):
@@ -98,6 +118,22 @@ class RefreshReused(SessionRevoked):
     detail = "This refresh token was already used; the session has been ended for safety."
 
 
+class CsrfFailed(AuthError):
+    """A state-changing call without a valid CSRF token (Django's check)."""
+
+    code = "csrf_failed"
+    status = 403
+    detail = "The request did not carry this site's CSRF token; reload the page and try again."
+
+
+class Forbidden(AuthError):
+    """The caller may not see this (metrics outside the allowed networks, without the token)."""
+
+    code = "forbidden"
+    status = 403
+    detail = "Not allowed."
+
+
 class NotFound(AuthError):
     code = "not_found"
     status = 404
@@ -140,8 +176,8 @@ class ProviderUnavailable(ProviderError):
     status = 503
     detail = "The sign-in provider is unavailable right now; nothing was changed. Try again shortly."
 
-    def __init__(self, detail: str | None = None, *, code: str | None = None, retry_after: int | None = None) -> None:
-        super().__init__(detail, code=code)
+    def __init__(self, detail: str | None = None, *, retry_after: int | None = None) -> None:
+        super().__init__(detail)
         self.retry_after = max(1, int(retry_after)) if retry_after else None
 
 
@@ -169,3 +205,15 @@ class NextInvalid(BadRequest):
 
     code = "next_invalid"
     detail = "The page to return to after signing in must be a page of this site."
+
+
+def all_error_codes() -> dict[str, type[AuthError]]:
+    """Every registered code (the apps' error modules are imported first, so the list is whole)."""
+    from importlib import import_module
+
+    for module in ("signin.errors", "realtime.errors"):
+        try:
+            import_module(module)
+        except ImportError:  # an app that is not installed has no codes to add
+            pass
+    return dict(ERROR_CODES)

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from sessions_core.models import RevokeReason
 
-__all__ = ["DenyReason", "ReuseCause", "RevokeReason"]
+__all__ = ["DenyReason", "EvictCause", "ReuseCause", "RevokeReason"]
 
 
 class DenyReason(StrEnum):
@@ -36,3 +36,10 @@ class ReuseCause(StrEnum):
     REPLAY_OUTSIDE_WINDOW = "replay_outside_window"
     # An older ancestor (two or more generations back).
     ANCESTOR_REPLAY = "ancestor_replay"
+
+
+class EvictCause(StrEnum):
+    """Why a session was evicted (the event's cause)."""
+
+    # A new sign-in went past MAX_SESSIONS_PER_USER: the least recently active one goes.
+    MAX_SESSIONS = "max_sessions"

@@ -1,10 +1,8 @@
 from django.urls import path
 
-from sessions_core.views import api, pages
+from sessions_core.views import api
 
 urlpatterns = [
-    path("", pages.landing, name="landing"),
-    path("app", pages.app_page, name="app"),
     path("auth/validate", api.validate, name="auth-validate"),
     path("auth/refresh", api.refresh, name="auth-refresh"),
     path("auth/token", api.token, name="auth-token"),

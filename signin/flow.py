@@ -20,6 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from sessions_core import security_log
 from sessions_core.conf import auth_settings
 from sessions_core.errors import NextInvalid, ProviderDenied
+from signin.errors import DiscordFailed
 from sessions_core.models import User
 from signin.providers import discord, http, playfab
 from signin.providers.config import discord_config, playfab_config
@@ -168,7 +169,7 @@ async def signin_finish(
         if error == "access_denied":
             raise ProviderDenied()
         shown = error if error.replace("_", "").isalpha() and len(error) <= 40 else "unknown error"
-        raise http.refused("discord", "discord_error", f"Discord could not complete the sign-in ({shown}). Try again.")
+        raise DiscordFailed(f"Discord could not complete the sign-in ({shown}). Try again.")
     identity = await sync_to_async(_identify, thread_sensitive=False)(pending, code or "")
     tokens, _user = await sync_to_async(_start_session)(identity, pending.origin, ip, user_agent)
     return tokens

@@ -1,8 +1,8 @@
-"""The Discord sign-in edge and (development only) the built-in fake providers."""
+"""The site's pages, the Discord sign-in edge and (development only) the built-in fake providers."""
 from django.urls import path
 from django.urls.resolvers import RoutePattern
 
-from signin import views
+from signin import pages, views
 from signin.fakes import discord as fake_discord, playfab as fake_playfab
 from signin.fakes.common import DevOnlyResolver
 
@@ -16,6 +16,8 @@ dev_patterns = [
 ]
 
 urlpatterns = [
+    path("", pages.landing, name="landing"),
+    path("app", pages.app_page, name="app"),
     path("auth/discord/login", views.discord_login, name="discord-login"),
     path("auth/discord/callback", views.discord_callback, name="discord-callback"),
     DevOnlyResolver(RoutePattern("_dev/"), dev_patterns),

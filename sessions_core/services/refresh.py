@@ -92,12 +92,14 @@ def session_refresh(*, refresh_token: str, ip: str | None = None) -> RefreshOutc
     presented = refresh_hash(parts.secret)
     now = timezone.now()
 
-    # Fast answer for a sibling tab's replay, from Redis alone.
+    # Fast answer for a sibling tab's replay: Redis says the chain just moved on.
     state = store.rotation_state(parts.uid, parts.sid)
-    if hmac.compare_digest(state.refresh_prev_hash, presented) and ms(now) - state.rotated_ms <= _grace_ms():
-        return _grace_answer(_load_row(parts), parts, ip)
-
     row = _load_row(parts)
+    if hmac.compare_digest(state.refresh_prev_hash, presented) and ms(now) - state.rotated_ms <= _grace_ms():
+        if _answers_for_current(row, parts):
+            return _grace_answer(row, parts, ip)
+        # Redis is written before the winner's transaction commits: SQL has not caught
+        # up yet, so take the slow path, whose conditional UPDATE waits for that commit.
     _ensure_live(row)
 
     if refresh_matches(parts.secret, row.refresh_hash) and parts.generation == row.refresh_generation:
@@ -152,11 +154,17 @@ def _grace_ms() -> int:
     return int(auth_settings.REFRESH_GRACE.total_seconds() * 1000)
 
 
+def _answers_for_current(row: AuthSession, parts: RefreshParts) -> bool:
+    """True if ``parts`` is the immediate predecessor of the row's current token."""
+    successor = next_refresh(parts)
+    return successor.generation == row.refresh_generation and refresh_matches(successor.secret, row.refresh_hash)
+
+
 def _grace_answer(row: AuthSession, parts: RefreshParts, ip: str | None) -> RefreshOutcome:
     _ensure_live(row)
-    successor = next_refresh(parts)
-    if successor.generation != row.refresh_generation or not refresh_matches(successor.secret, row.refresh_hash):
-        # The predecessor check passed in Redis but SQL has moved on: not ours to answer.
+    if not _answers_for_current(row, parts):
+        # The predecessor check passed but the chain has moved on since: not ours to answer.
         raise RefreshInvalid()
+    successor = next_refresh(parts)
     _record_reuse(row, cause=ReuseCause.CONCURRENT_REFRESH, ip=ip)
     return RefreshOutcome(tokens=tokens_for(row, row.user, successor), kind="grace")

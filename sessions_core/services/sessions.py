@@ -17,6 +17,7 @@ from django.utils import timezone
 from sessions_core import security_log, store
 from sessions_core.conf import auth_settings
 from sessions_core.models import AuthSession, RevokeReason, SessionEvent, SessionState, User
+from sessions_core.reasons import EvictCause
 from sessions_core.signals import session_revoked
 from sessions_core.tokens import new_refresh, refresh_hash
 from sessions_core.services.issue import IssuedTokens, tokens_for
@@ -77,7 +78,7 @@ def session_create(
         store.put(store.record_for(row, user))
         issued = tokens_for(row, user, refresh)
     for victim in evicted:
-        _after_revoke(victim, reason=RevokeReason.EVICTED, actor=None, cause="max_sessions")
+        _after_revoke(victim, reason=RevokeReason.EVICTED, actor=None, cause=EvictCause.MAX_SESSIONS)
     security_log.event("session.created", user_id=user.pk, session_id=sid.hex, ip=ip)
     return issued
 

@@ -130,7 +130,7 @@ async def _acheck_access_once(uid: int, sid: str, jti: str, token_version: int) 
     status = _s(res[0])
     if status == "miss":
         return False
-    if status == "blacklisted":
+    if status == DenyReason.BLACKLISTED:
         raise SessionRevoked("This access token has been revoked.", reason=DenyReason.BLACKLISTED)
     if status != "ok":
         _raise_for(status, _s(res[1]))

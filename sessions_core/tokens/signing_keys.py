@@ -100,12 +100,12 @@ class KeyRing:
     def verifying(self, kid: object) -> Key:
         """The key for ``kid`` if it may still verify; raises ``TokenInvalid`` otherwise."""
         if not isinstance(kid, str):
-            raise TokenInvalid("The token names no key.", code="token_invalid")
+            raise TokenInvalid("The token names no key.")
         key = self.by_kid.get(kid)
         if key is None:
-            raise TokenInvalid("The token was signed by an unknown key.", code="token_invalid")
+            raise TokenInvalid("The token was signed by an unknown key.")
         if key.retired_at is not None and key.retired_at + retired_key_window() <= timezone.now():
-            raise TokenInvalid("The token was signed by a retired key.", code="token_invalid")
+            raise TokenInvalid("The token was signed by a retired key.")
         return key
 
 

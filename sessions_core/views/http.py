@@ -89,8 +89,9 @@ def tokens_payload(tokens: IssuedTokens, *, refreshed: bool) -> dict[str, Any]:
         "user": tokens.user,
         "session": {
             "id": tokens.session_id,
-            "expires_at": tokens.session_expires_at.isoformat(),
-            "absolute_expires_at": tokens.absolute_expires_at.isoformat(),
+            # Epoch seconds, as /auth/validate answers: one wire format per field.
+            "expires_at": int(tokens.session_expires_at.timestamp()),
+            "absolute_expires_at": int(tokens.absolute_expires_at.timestamp()),
         },
         "session_token_expires_in": max(0, tokens.session_token_exp - now),
         "access_token": tokens.access_token,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.http import HttpRequest
 
 from sessions_core.conf import auth_settings
-from sessions_core.errors import ProviderUnavailable
+from signin.errors import DiscordNotConfigured, PlayFabNotConfigured
 
 CALLBACK_PATH = "/auth/discord/callback"
 FAKE_PREFIX = "/_dev"
@@ -78,11 +78,7 @@ def discord_config(*, origin: str) -> DiscordConfig:
         )
     client_id, secret = str(auth_settings.DISCORD_CLIENT_ID), str(auth_settings.DISCORD_CLIENT_SECRET)
     if not client_id or not secret:
-        raise ProviderUnavailable(
-            "Sign-in with Discord is not configured on this server "
-            "(DISCORD_CLIENT_ID and DISCORD_CLIENT_SECRET are needed).",
-            code="discord_not_configured",
-        )
+        raise DiscordNotConfigured()
     return DiscordConfig(
         client_id=client_id,
         client_secret=secret,
@@ -107,10 +103,7 @@ def playfab_config(*, origin: str) -> PlayFabConfig:
         )
     title, key = str(auth_settings.PLAYFAB_TITLE_ID), str(auth_settings.PLAYFAB_SECRET_KEY)
     if not title or not key:
-        raise ProviderUnavailable(
-            "PlayFab is not configured on this server (PLAYFAB_TITLE_ID and PLAYFAB_SECRET_KEY are needed).",
-            code="playfab_not_configured",
-        )
+        raise PlayFabNotConfigured()
     # Each title has its own API host (PlayFab API reference, "Server" section).
     base = str(auth_settings.PLAYFAB_API_BASE) or f"https://{title}.playfabapi.com"
     return PlayFabConfig(title_id=title, secret_key=key, api_base=base.rstrip("/"))

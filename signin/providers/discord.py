@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from signin.providers import http
 from signin.providers.config import DiscordConfig
+from signin.errors import DiscordCodeInvalid, DiscordConfigInvalid
 
 CDN_BASE = "https://cdn.discordapp.com"
 _SNOWFLAKE = re.compile(r"\A[0-9]{1,20}\Z")
@@ -56,7 +57,7 @@ def exchange_code(cfg: DiscordConfig, *, code: str, code_verifier: str, budget: 
     ``discord_bad_response``) or ``ProviderUnavailable`` (``discord_unavailable``).
     """
     if not code or len(code) > MAX_CODE_LENGTH or _CONTROL.search(code):
-        raise http.refused("discord", "discord_code_invalid", "Discord did not send a usable sign-in code. Start again.", status=400)
+        raise DiscordCodeInvalid("Discord did not send a usable sign-in code. Start again.")
     answer = http.send(
         "POST", cfg.token_url, service="discord", budget=budget, idempotent=False,
         data={
@@ -80,14 +81,11 @@ def exchange_code(cfg: DiscordConfig, *, code: str, code_verifier: str, budget: 
     if answer.status in (400, 401) and error == "invalid_grant":
         # RFC 6749 section 5.2: the code is expired, used, for another redirect
         # URI, or (RFC 7636 section 4.6) the verifier does not match its challenge.
-        raise http.refused(
-            "discord", "discord_code_invalid",
-            "Discord did not accept the sign-in code (it expired or was already used). Sign in again.",
-            status=400,
+        raise DiscordCodeInvalid(
+            "Discord did not accept the sign-in code (it expired or was already used). Sign in again."
         )
     if answer.status in (400, 401) and error in {"invalid_client", "unauthorized_client", "invalid_request"}:
-        raise http.refused(
-            "discord", "discord_config_invalid",
+        raise DiscordConfigInvalid(
             "Discord refused this site's sign-in settings (client id, secret or redirect URI). "
             "The site's operator needs to check them.",
         )

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import requests
 
 from sessions_core.conf import auth_settings
+from signin.errors import BAD_RESPONSE, UNAVAILABLE
 from sessions_core.errors import ProviderError, ProviderUnavailable
 
 log = logging.getLogger("authsite.providers")
@@ -80,23 +81,13 @@ class Answer:
 def bad_response(service: str, what: str) -> ProviderError:
     """The error for an answer we cannot use (malformed, unexpected shape)."""
     name = SERVICE_NAMES.get(service, service)
-    return ProviderError(
-        f"{name} sent {what}; nothing was changed. Try again in a moment.", code=f"{service}_bad_response"
-    )
-
-
-def refused(service: str, code: str, detail: str, *, status: int = 502) -> ProviderError:
-    """A provider's definite "no" (``code`` is the stable error code, ``status`` our HTTP answer)."""
-    err = ProviderError(detail, code=code)
-    err.status = status
-    return err
+    return BAD_RESPONSE[service](f"{name} sent {what}; nothing was changed. Try again in a moment.")
 
 
 def unavailable(service: str, reason: str, retry_after: float | None = None) -> ProviderUnavailable:
     name = SERVICE_NAMES.get(service, service)
-    return ProviderUnavailable(
+    return UNAVAILABLE[service](
         f"{name} is not answering right now ({reason}); nothing was changed. Try again shortly.",
-        code=f"{service}_unavailable",
         retry_after=math.ceil(retry_after) if retry_after else None,
     )
 

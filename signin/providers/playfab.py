@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from sessions_core.tokens import crypto
 from sessions_core.conf import auth_settings
-from sessions_core.errors import ProviderError
+from signin.errors import PlayFabConfigInvalid, PlayFabRefused
 from signin.providers import http
 from signin.providers.config import PlayFabConfig
 
@@ -34,18 +34,6 @@ log = logging.getLogger("authsite.providers")
 # NotAuthenticated, EntityTokenExpired.
 TICKET_ERRORS = frozenset({1100, 1074, 1336})
 _PLAYFAB_ID = re.compile(r"\A[0-9A-Fa-f]{1,32}\Z")
-
-
-class PlayFabRefused(ProviderError):
-    """PlayFab answered with an error envelope; ``error_code`` is its ``errorCode``."""
-
-    code = "playfab_error"
-    status = 502
-
-    def __init__(self, detail: str, *, error: str, error_code: int, code: str | None = None) -> None:
-        super().__init__(detail, code=code)
-        self.error = error
-        self.error_code = error_code
 
 
 @dataclass(frozen=True)
@@ -75,9 +63,9 @@ def _call(cfg: PlayFabConfig, api: str, payload: dict[str, Any], budget: http.Bu
     # errorMessage can be long and specific; it goes to the log, the page gets the stable name.
     log.warning("playfab %s refused: %s %s (%s)", api, error, error_code, str(body.get("errorMessage", ""))[:200])
     if answer.status == 401 and api == "LoginWithServerCustomId":
-        raise PlayFabRefused(
+        raise PlayFabConfigInvalid(
             "PlayFab refused this site's title id or secret key; the site's operator needs to check them.",
-            error=error, error_code=error_code, code="playfab_config_invalid",
+            error=error, error_code=error_code,
         )
     raise PlayFabRefused(f"PlayFab refused the request: {error} ({error_code}).", error=error, error_code=error_code)
 

@@ -34,6 +34,8 @@ export function readCookie(name, cookieString = globalThis.document?.cookie ?? "
  * @typedef {object} Api
  * @property {(path: string, body?: object) => Promise<any>} post
  *   resolves with the parsed JSON of a 2xx answer; rejects with AuthClientError
+ * @property {(method: string, path: string, body?: object) => Promise<any>} request
+ *   the same for any method (a body is sent only when given)
  */
 
 /**
@@ -50,24 +52,26 @@ export function createApi({
   csrfToken = () => readCookie(CSRF_COOKIE_NAME),
   timeoutMs = REQUEST_TIMEOUT_MS,
 } = {}) {
-  return {
-    async post(path, body = {}) {
+  const api = {
+    post: (path, body = {}) => api.request("POST", path, body),
+    async request(method, path, body = undefined) {
       const controller = new AbortController();
       const timer = clock.setTimeout(() => controller.abort(), timeoutMs);
       try {
         /** @type {Record<string, string>} */
-        const headers = { Accept: "application/json", "Content-Type": "application/json" };
+        const headers = { Accept: "application/json" };
+        if (body !== undefined) headers["Content-Type"] = "application/json";
         const csrf = csrfToken();
         if (csrf) headers[CSRF_HEADER_NAME] = csrf;
         let response;
         let text;
         try {
           response = await fetchFn(path, {
-            method: "POST",
+            method,
             credentials: "same-origin",
             cache: "no-store",
             headers,
-            body: JSON.stringify(body),
+            body: body === undefined ? undefined : JSON.stringify(body),
             signal: controller.signal,
           });
           text = await response.text();
@@ -90,6 +94,7 @@ export function createApi({
       }
     },
   };
+  return api;
 }
 
 /** @param {string} text */
@@ -102,6 +107,3 @@ function parseJson(text) {
     throw error;
   }
 }
-
-/** Reset hook (this module keeps no state). */
-export function resetApi() {}

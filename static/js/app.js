@@ -1,6 +1,7 @@
 /**
  * App page entry: wires the token service, cross-tab sync, heartbeat and the
- * shared realtime connection, and shows connection state and who is online.
+ * shared realtime connection, and shows connection state, who is online and
+ * the user's sessions.
  *
  * The page template provides (ids and attributes this module relies on):
  *   <body data-page="app" data-heartbeat-interval-ms="60000">  (the attribute is optional)
@@ -9,23 +10,30 @@
  *   <ul id="online-users"></ul>        one <li data-user-id="..."> per online user
  *   <button id="logout">               log out this session (every tab follows)
  *   <button id="logout-all">           log out every session of the user
+ *   <button data-end-session="<id>">   optional: end one session (session-list.js)
  *   <p id="auth-status" role="status"></p>         optional: trouble messages
  *   <span data-user-field="display_name"></span>   optional: any field of the user
  *   <script type="module" src="{% static 'js/app.js' %}"></script>
  * and the `csrftoken` cookie must be set for the page.
  *
- * `window.authsite` exposes the parts (tokenService, realtime, heartbeat, sync)
- * and `ready`, a promise of the start-up status, for tests and debugging.
- * Hub notifications are re-dispatched as `authsite:notify` events on window.
+ * On a page whose body says `data-page="app"` the module starts itself;
+ * elsewhere (node tests) importing it does nothing. `window.authsite` exposes the
+ * parts (tokenService, realtime, heartbeat, sync) and `ready`, a promise of the
+ * start-up status, for tests and debugging. Hub notifications are re-dispatched
+ * as `authsite:notify` events on window.
  * @module app
  */
 import { HEARTBEAT_INTERVAL_MS, HUB_EVENTS, HUB_METHODS } from "./constants.js";
+import { getClock } from "./clock.js";
 import { createApi } from "./api.js";
 import { createSync } from "./sync.js";
+import { runWithLock } from "./lock.js";
 import { TokenService } from "./token-service.js";
 import { RealtimeClient } from "./realtime.js";
 import { createHeartbeat } from "./heartbeat.js";
 import { logout, postActivity } from "./session-actions.js";
+import { bindEndSessionButtons } from "./session-list.js";
+import { watchPage } from "./page-watch.js";
 import { AuthClientError } from "./errors.js";
 
 const STATE_TEXT = {
@@ -36,37 +44,141 @@ const STATE_TEXT = {
   unauthorized: "checking session…",
 };
 
-const $ = (id) => document.getElementById(id);
-const body = document.body;
-const intervalMs = Number(body?.dataset.heartbeatIntervalMs) || HEARTBEAT_INTERVAL_MS;
+/**
+ * @typedef {object} AppParts
+ * @property {TokenService} tokenService
+ * @property {RealtimeClient} realtime
+ * @property {import("./heartbeat.js").Heartbeat} heartbeat
+ * @property {ReturnType<typeof createSync>} sync
+ * @property {Promise<import("./token-service.js").Status>} ready
+ */
 
-const sync = createSync();
-const tokenService = new TokenService({ api: createApi(), sync });
-const realtime = new RealtimeClient({ tokenService });
-const heartbeat = createHeartbeat({
-  intervalMs,
-  onBeat: () => postActivity(tokenService, intervalMs),
-  onSuspend: () => tokenService.checkSession({ force: true }),
-});
+/**
+ * Start the app page. Every dependency can be replaced (tests).
+ * @param {object} [deps]
+ * @param {Document} [deps.doc]
+ * @param {Window} [deps.win]
+ * @param {import("./clock.js").Clock} [deps.clock]
+ * @param {import("./api.js").Api} [deps.api]
+ * @param {ReturnType<typeof createSync>} [deps.sync]
+ * @param {typeof runWithLock} [deps.runWithLock]
+ * @param {(path: string) => void} [deps.navigate]
+ * @param {object} [deps.realtimeOptions] extra RealtimeClient options
+ * @returns {AppParts}
+ */
+export function startApp({
+  doc = globalThis.document, win = globalThis.window, clock = getClock(), api = createApi({ clock }), sync = createSync(),
+  runWithLock: lock = runWithLock, navigate = (path) => win.location.replace(path), realtimeOptions = {},
+} = {}) {
+  const $ = (id) => doc.getElementById(id);
+  const intervalMs = Number(doc.body?.dataset.heartbeatIntervalMs) || HEARTBEAT_INTERVAL_MS;
+  const tokenService = new TokenService({ api, sync, clock, runWithLock: lock, navigate });
+  const realtime = new RealtimeClient({ tokenService, clock, win, ...realtimeOptions });
+  const heartbeat = createHeartbeat({
+    intervalMs,
+    clock,
+    onBeat: () => postActivity(tokenService, { sync, runWithLock: lock, clock, intervalMs }),
+    onSuspend: () => tokenService.checkSession({ force: true }),
+  });
+  const say = (text) => { const el = $("auth-status"); if (el) el.textContent = text; };
 
-function say(text) {
-  const el = $("auth-status");
-  if (el) el.textContent = text;
+  const loadOnlineUsers = latestOnly(() => realtime.invoke(HUB_METHODS.getOnlineUsers)
+    .then((result) => renderOnline(doc, $("online-users"), result), (error) => { if (!(error instanceof AuthClientError)) throw error; }));
+
+  realtime.on("state", ({ state }) => {
+    const el = $("conn-status");
+    if (el) {
+      el.textContent = STATE_TEXT[state] ?? state;
+      el.dataset.state = state;
+    }
+    if (state === "connected") loadOnlineUsers();
+  });
+  realtime.on("server", ({ target, args }) => {
+    const name = String(target).toLowerCase();
+    if (name === HUB_EVENTS.presenceChanged) loadOnlineUsers();
+    else if (name === HUB_EVENTS.notify) win.dispatchEvent(new CustomEvent("authsite:notify", { detail: args }));
+  });
+
+  tokenService.on("session", ({ user }) => { renderUser(doc, user); say(""); });
+  tokenService.on("trouble", () => say("Connection to the server lost; retrying. You are still signed in."));
+  tokenService.on("signedout", () => heartbeat.stop());
+  tokenService.on("login", ({ sessionId }) => {
+    // Another tab signed in to a different session: this tab's session is not the browser's any more.
+    if (sessionId && sessionId !== tokenService.sessionId) win.location.reload();
+  });
+
+  for (const [id, everywhere] of [["logout", false], ["logout-all", true]]) {
+    const button = /** @type {HTMLButtonElement|null} */ ($(id));
+    button?.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        await logout(tokenService, { everywhere });
+      } catch (error) {
+        if (!(error instanceof AuthClientError)) throw error;
+        say(`Could not sign out (${error.code}); please try again.`);
+        button.disabled = false;
+      }
+    });
+  }
+  bindEndSessionButtons({ root: doc, api, tokenService, say });
+
+  win.addEventListener("pageshow", (event) => {
+    if (/** @type {PageTransitionEvent} */ (event).persisted && tokenService.status === "signed-in") realtime.connect();
+  });
+
+  watchPage(tokenService, { win, doc, clock });
+  heartbeat.start();
+  const ready = tokenService.start().then((status) => {
+    if (status === "signed-in") realtime.connect();
+    else if (status === "starting") {
+      const off = tokenService.on("session", () => { off(); realtime.connect(); });
+    }
+    return status;
+  });
+  return Object.freeze({ tokenService, realtime, heartbeat, sync, ready });
 }
 
-function renderUser(state) {
-  for (const el of document.querySelectorAll("[data-user-field]")) {
-    const value = state.user?.[/** @type {HTMLElement} */ (el).dataset.userField];
+/**
+ * Run `load` now, or once more after the one in flight (never two at a time).
+ * @param {() => Promise<unknown>} load
+ */
+function latestOnly(load) {
+  let loading = null;
+  let again = false;
+  const run = () => {
+    if (loading) {
+      again = true;
+      return;
+    }
+    loading = load().finally(() => {
+      loading = null;
+      if (again) {
+        again = false;
+        run();
+      }
+    });
+  };
+  return run;
+}
+
+/** @param {Document} doc @param {import("./sync.js").SessionUser|null} user */
+export function renderUser(doc, user) {
+  for (const el of doc.querySelectorAll("[data-user-field]")) {
+    const value = user?.[/** @type {HTMLElement} */ (el).dataset.userField];
     el.textContent = value == null ? "" : String(value);
   }
 }
 
-function renderOnline(result) {
-  const list = $("online-users");
-  const users = Array.isArray(result) ? result : result?.users;
+/**
+ * @param {Document} doc
+ * @param {HTMLElement|null} list
+ * @param {unknown} result the hub's GetOnlineUsers answer
+ */
+export function renderOnline(doc, list, result) {
+  const users = Array.isArray(result) ? result : /** @type {any} */ (result)?.users;
   if (!list || !Array.isArray(users)) return;
   list.replaceChildren(...users.map((user) => {
-    const li = document.createElement("li");
+    const li = doc.createElement("li");
     // The hub answers {userId, name}; plain ids and user objects are accepted too.
     const u = user && typeof user === "object" ? user : { id: user };
     const id = u.userId ?? u.id;
@@ -76,73 +188,4 @@ function renderOnline(result) {
   }));
 }
 
-let loading = null;
-let again = false;
-function loadOnlineUsers() {
-  if (loading) {
-    again = true;
-    return;
-  }
-  loading = realtime.invoke(HUB_METHODS.getOnlineUsers)
-    .then(renderOnline, (error) => { if (!(error instanceof AuthClientError)) throw error; })
-    .finally(() => {
-      loading = null;
-      if (again) {
-        again = false;
-        loadOnlineUsers();
-      }
-    });
-}
-
-realtime.on("state", ({ state }) => {
-  const el = $("conn-status");
-  if (el) {
-    el.textContent = STATE_TEXT[state] ?? state;
-    el.dataset.state = state;
-  }
-  if (state === "connected") loadOnlineUsers();
-});
-
-realtime.on("server", ({ target, args }) => {
-  const name = String(target).toLowerCase();
-  if (name === HUB_EVENTS.presenceChanged) loadOnlineUsers();
-  else if (name === HUB_EVENTS.notify) window.dispatchEvent(new CustomEvent("authsite:notify", { detail: args }));
-});
-
-tokenService.on("session", (state) => { renderUser(state); say(""); });
-tokenService.on("trouble", () => say("Connection to the server lost; retrying. You are still signed in."));
-tokenService.on("signedout", () => heartbeat.stop());
-tokenService.on("login", ({ sessionId }) => {
-  // Another tab signed in to a different session: this tab's session is not the browser's any more.
-  if (sessionId && sessionId !== tokenService.state.sessionId) window.location.reload();
-});
-
-for (const [id, everywhere] of [["logout", false], ["logout-all", true]]) {
-  const button = /** @type {HTMLButtonElement|null} */ ($(id));
-  button?.addEventListener("click", async () => {
-    button.disabled = true;
-    try {
-      await logout(tokenService, { everywhere });
-    } catch (error) {
-      if (!(error instanceof AuthClientError)) throw error;
-      say(`Could not sign out (${error.code}); please try again.`);
-      button.disabled = false;
-    }
-  });
-}
-
-window.addEventListener("pageshow", (event) => {
-  if (event.persisted && tokenService.status === "signed-in") realtime.connect();
-});
-
-tokenService.attach();
-heartbeat.start();
-const ready = tokenService.start().then((status) => {
-  if (status === "signed-in") realtime.connect();
-  else if (status === "starting") {
-    const off = tokenService.on("session", () => { off(); realtime.connect(); });
-  }
-  return status;
-});
-
-window.authsite = Object.freeze({ tokenService, realtime, heartbeat, sync, ready });
+if (globalThis.document?.body?.dataset.page === "app") globalThis.window.authsite = startApp();

@@ -186,6 +186,3 @@ export class AuthState {
     return !probe.isDue();
   }
 }
-
-/** Reset hook (this module keeps no state). */
-export function resetAuthState() {}

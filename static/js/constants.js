@@ -60,10 +60,17 @@ export const MAX_TIMER_DELAY_MS = 24 * 3_600_000;
 export const CLOCK_SKEW_TOLERANCE_MS = 5_000;
 
 // --- Retries -----------------------------------------------------------------
-/** Back-off between retries of a failed auth call (network, 5xx, 429); the last value repeats. */
+/**
+ * Back-off between retries of a failed auth call (network, timeout, 429, 5xx); the
+ * last value repeats (the cap), and the client never gives up. The first steps fall
+ * inside the server's refresh grace window (REFRESH_GRACE, 10 s), so a refresh whose
+ * answer was lost is replayed with the same refresh cookie and gets the same answer.
+ */
 export const RETRY_BACKOFF_MS = Object.freeze([1_000, 2_000, 5_000, 10_000, 30_000, 60_000]);
 /** Random spread applied to each back-off (+/- this fraction), so tabs do not retry in step. */
 export const RETRY_JITTER = 0.2;
+/** A server's Retry-After is honoured up to this long (a bogus header cannot park a tab for days). */
+export const RETRY_AFTER_MAX_MS = 10 * 60_000;
 /** An auth call that has not answered after this long counts as a network failure. */
 export const REQUEST_TIMEOUT_MS = 15_000;
 
@@ -95,6 +102,13 @@ export const WORKER_CLOCK_REBASE_MS = 5_000;
 /** Name of the SharedWorker, so every tab of the origin reaches the same one. */
 export const WORKER_NAME = "authsite-realtime";
 
+// --- Pages -------------------------------------------------------------------
+/**
+ * The restore page reloads once it has renewed the session; if it comes back
+ * within this long, the browser did not keep the cookie: it stops rather than loop.
+ */
+export const RESTORE_RELOAD_GUARD_MS = 10_000;
+
 // --- Names and paths ---------------------------------------------------------
 /** Prefix of every localStorage key the client writes (all removed on sign-out). */
 export const STORAGE_PREFIX = "authsite:";
@@ -110,6 +124,7 @@ export const PATHS = Object.freeze({
   activity: "/auth/activity",
   logout: "/auth/logout",
   logoutAll: "/auth/logout-all",
+  sessions: "/auth/sessions",
   signIn: "/",
   app: "/app",
   hub: "/hub",

@@ -7,10 +7,13 @@
  * (transient: network, timeout, 429, 5xx, refusals, odd answers). A code from
  * the server that is not on the list is replaced by the client code for its
  * HTTP status, so a new server code can never sign anybody out by accident.
- * The server's codes are those of sessions_core/errors.py.
+ * The server's codes are those the server's error classes register (README,
+ * "Error codes"); tests/sessions_core/test_errors.py holds this list to them.
  * Errors cross `postMessage` as plain `{code, detail}` objects ({@link toWireError}).
  * @module errors
  */
+
+import { PATHS } from "./constants.js";
 
 /** @typedef {"definitive" | "recheck" | "retry"} ErrorKind */
 /** @typedef {{code: string, detail: string}} WireError */
@@ -37,7 +40,7 @@ export const CLIENT_CODES = Object.freeze({
 /** Every error code the client knows, and what it means for the session. */
 export const ERROR_KINDS = Object.freeze({
   // Server (sessions_core/errors.py, `definitive = True`): the session is over. Whether
-  // an answer speaks for the session depends on the endpoint too: see token-service.js.
+  // an answer speaks for the session depends on the endpoint too: see outcomeOf below.
   not_authenticated: "definitive",
   session_expired: "definitive",
   session_revoked: "definitive",
@@ -54,9 +57,31 @@ export const ERROR_KINDS = Object.freeze({
   store_unavailable: "retry",
   provider_error: "retry",
   provider_unavailable: "retry",
-  discord_denied: "retry",
+  forbidden: "retry",
   oauth_state_invalid: "retry",
   next_invalid: "retry",
+  // Server, sign-in (signin/errors.py): a failed sign-in, never a session's end.
+  discord_denied: "retry",
+  discord_unavailable: "retry",
+  discord_bad_response: "retry",
+  discord_code_invalid: "retry",
+  discord_config_invalid: "retry",
+  discord_error: "retry",
+  discord_not_configured: "retry",
+  playfab_unavailable: "retry",
+  playfab_bad_response: "retry",
+  playfab_error: "retry",
+  playfab_config_invalid: "retry",
+  playfab_not_configured: "retry",
+  // Server, realtime hub (realtime/errors.py): a refused call or connection.
+  origin_refused: "retry",
+  connection_unknown: "retry",
+  protocol_error: "retry",
+  unknown_method: "retry",
+  bad_arguments: "retry",
+  token_mismatch: "retry",
+  bad_group: "retry",
+  too_many_groups: "retry",
   // Client.
   [CLIENT_CODES.signedOut]: "definitive",
   [CLIENT_CODES.unauthorized]: "recheck",
@@ -155,6 +180,26 @@ export function classifyResponse(status, body, retryAfter = null) {
   let detail = typeof data.detail === "string" ? data.detail : `HTTP ${status}`;
   if (serverCode && !known) detail = `${detail} (${serverCode})`;
   return new AuthClientError(code, { detail, status, retryAfterMs: parseRetryAfter(retryAfter) });
+}
+
+/** The endpoints whose answers speak for the session: they see the refresh cookie. */
+const SESSION_ENDPOINTS = Object.freeze([PATHS.validate, PATHS.refresh]);
+
+/**
+ * What a failed auth call means for the session. Only /auth/validate and
+ * /auth/refresh speak for it: a definitive code there signs out (there,
+ * `not_authenticated` means no refresh cookie). A definitive code elsewhere may
+ * be a lapsed session cookie beside a live refresh cookie, so it is re-checked,
+ * as is a doubtful 401, once. Everything else, and a re-check that was not
+ * definitive, is transient: retried with back-off, never a sign-out.
+ * @param {AuthClientError} error
+ * @param {{source: string, final?: boolean}} context the endpoint, and whether this was the re-check
+ * @returns {"sign-out" | "recheck" | "retry"}
+ */
+export function outcomeOf(error, { source, final = false }) {
+  if (error.definitive && SESSION_ENDPOINTS.includes(source)) return "sign-out";
+  if (!final && (error.kind === "recheck" || error.definitive)) return "recheck";
+  return "retry";
 }
 
 /**

@@ -7,6 +7,3 @@
 export function randomId() {
   return globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 }
-
-/** Reset hook (this module keeps no state). */
-export function resetIds() {}

@@ -12,6 +12,7 @@ import {
   REFRESH_MARGIN_FRACTION,
   REFRESH_MARGIN_MAX_FRACTION,
   REFRESH_MARGIN_MS,
+  RETRY_AFTER_MAX_MS,
   RETRY_BACKOFF_MS,
   RETRY_JITTER,
 } from "./constants.js";
@@ -72,19 +73,26 @@ function clampDelay(ms) {
 }
 
 /**
- * Back-off before retry number `attempt` (0-based), never shorter than the
- * server's Retry-After, spread by +/- `jitter` so tabs do not retry in step.
+ * Back-off before retry number `attempt` (0-based): the step for it (the last
+ * step repeats), or the server's Retry-After (up to `retryAfterMaxMs`) when that
+ * is longer, spread by +/- `jitter` so tabs do not retry in step, but never
+ * sooner than the Retry-After.
  * @param {number} attempt
  * @param {object} [options]
  * @param {number|null} [options.retryAfterMs]
  * @param {() => number} [options.random] uniform in [0, 1)
  * @param {readonly number[]} [options.steps]
  * @param {number} [options.jitter]
+ * @param {number} [options.retryAfterMaxMs]
  */
-export function backoffMs(attempt, { retryAfterMs = null, random = Math.random, steps = RETRY_BACKOFF_MS, jitter = RETRY_JITTER } = {}) {
-  const base = steps[Math.min(Math.max(0, attempt), steps.length - 1)];
+export function backoffMs(attempt, {
+  retryAfterMs = null, random = Math.random, steps = RETRY_BACKOFF_MS, jitter = RETRY_JITTER, retryAfterMaxMs = RETRY_AFTER_MAX_MS,
+} = {}) {
+  const step = steps[Math.min(Math.max(0, attempt), steps.length - 1)];
+  const floor = retryAfterMs == null ? 0 : Math.min(Math.max(0, retryAfterMs), retryAfterMaxMs);
+  const base = Math.max(step, floor);
   const spread = base * jitter * (2 * random() - 1);
-  return Math.max(Math.round(base + spread), retryAfterMs ?? 0);
+  return Math.max(Math.round(base + spread), floor);
 }
 
 /**
@@ -116,6 +124,3 @@ export function createThrottle(windowMs, clock) {
     return true;
   };
 }
-
-/** Reset hook (this module keeps no state). */
-export function resetSchedule() {}

@@ -190,6 +190,3 @@ export class InvocationTracker {
     return this.pending.size;
   }
 }
-
-/** Reset hook (this module keeps no state). */
-export function resetSignalrProtocol() {}

@@ -1,7 +1,8 @@
 /**
  * Session sync between tabs: what one tab learns (a refreshed token, a logout,
- * a login, activity) reaches the others over a broadcast channel, and the
- * non-sensitive session data lives in localStorage under one prefix.
+ * a login) reaches the others over a broadcast channel, and the non-sensitive
+ * session data (the snapshot, the last activity time) lives in localStorage
+ * under one prefix.
  *
  * The session and refresh tokens are HttpOnly cookies and never pass through
  * here. The access token (good only for the realtime hub) is stored with the
@@ -43,14 +44,12 @@ import { openChannel } from "./channel.js";
  * Messages between tabs.
  * @typedef {{type: "token", snapshot: AuthSnapshot}
  *   | {type: "logout", reason: string}
- *   | {type: "login", sessionId: string|null}
- *   | {type: "activity", at: number}} SyncMessage
+ *   | {type: "login", sessionId: string|null}} SyncMessage
  */
 
 const SNAPSHOT_KEY = `${STORAGE_PREFIX}auth`;
 const LAST_ACTIVE_KEY = `${STORAGE_PREFIX}lastActive`;
-const DATA_PREFIX = `${STORAGE_PREFIX}data:`;
-const MESSAGE_TYPES = new Set(["token", "logout", "login", "activity"]);
+const MESSAGE_TYPES = new Set(["token", "logout", "login"]);
 
 /** @type {Set<ReturnType<typeof createSync>>} */
 const instances = new Set();
@@ -133,13 +132,6 @@ export function createSync({ storage = globalThis.localStorage, channel } = {}) 
     /** @param {number} wall */
     setLastActive(wall) {
       set(LAST_ACTIVE_KEY, wall);
-    },
-    /** Preferences and UI state (non-sensitive, JSON-serialisable). */
-    getData(name) {
-      return get(DATA_PREFIX + name);
-    },
-    setData(name, value) {
-      set(DATA_PREFIX + name, value);
     },
     /** Remove everything this client stored (sign-out). */
     clear() {

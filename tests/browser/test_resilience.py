@@ -24,7 +24,7 @@ def connected(pages: list[Page]) -> bool:
 
 def retries(page: Page) -> tuple[int, bool]:
     """The tab's failed attempts in a row, and whether a back-off retry is pending."""
-    return tuple(page.evaluate("() => { const t = window.authsite.tokenService; return [t.retryAttempt, t.retryTimer !== null]; }"))
+    return tuple(page.evaluate("() => { const r = window.authsite.tokenService.retry; return [r.attempt, r.pending]; }"))
 
 
 def backed_off(pages: list[Page]) -> bool:
@@ -203,3 +203,44 @@ def test_network_cut_while_the_refresh_answer_is_on_its_way_stays_signed_in(
     for tab in tabs:
         tab.reload()
         assert wait_ready(tab) == "signed-in"
+
+
+def test_refresh_answered_503_then_200_stays_signed_in_with_one_refresh(
+    new_context: Callable[..., BrowserContext], sign_in: Callable[..., Any], open_tabs: Callable[..., list[Page]],
+    server_log: ServerLog, server_sessions: Any,
+) -> None:
+    context = new_context()
+    issued = sign_in(context)
+    tabs = open_tabs(context, 2)
+    before = tab_state(tabs[0])["token"]
+    generation = server_sessions.generation(issued.session_id)
+    refused: list[str] = []
+
+    def unavailable_three_times(route: Route) -> None:
+        # The session store is down: the server's own 503 (retry after 2 s), three times.
+        if len(refused) < 3:
+            refused.append(route.request.url)
+            route.fulfill(
+                status=503, headers={"Retry-After": "2"}, content_type="application/json",
+                body='{"error": "store_unavailable", "detail": "The session store is unavailable."}',
+            )
+        else:
+            route.continue_()
+
+    context.route("**/auth/refresh", unavailable_three_times)
+    jump_wall_clock(context, tabs[0], 58 * MINUTE)
+    hide_for_a_while(context, tabs)
+    mark = server_log.mark()
+    set_visible(tabs, True)
+    tabs[0].locator("#auth-status", has_text="still signed in").wait_for()
+
+    def recovered() -> str | None:
+        context.clock.run_for(1_000)  # page time for the back-off (Retry-After: 2 s)
+        return all_signed_in_with_one_token(tabs, not_token=before)
+
+    poll(recovered, timeout=20, message=lambda: f"{len(refused)} refused; {states(tabs)}")
+    quiesce(context, server_log)
+    assert len(refused) == 3
+    assert [e.detail for e in server_log.http(mark, "/auth/refresh")] == ["200"], server_log.since(mark)
+    assert server_sessions.generation(issued.session_id) == generation + 1
+    assert all(s["path"] == "/app" and s["status"] == "signed-in" for s in states(tabs))

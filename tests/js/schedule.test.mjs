@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { backoffMs, createThrottle, isDue, planRefresh, refreshMarginMs, remainingFromShared } from "../../static/js/schedule.js";
-import { MIN_REFRESH_INTERVAL_MS, RETRY_BACKOFF_MS } from "../../static/js/constants.js";
+import { MIN_REFRESH_INTERVAL_MS, RETRY_AFTER_MAX_MS, RETRY_BACKOFF_MS } from "../../static/js/constants.js";
 import { createManualClock } from "../../static/js/clock.js";
 
 const MIN = 60_000;
@@ -61,6 +61,9 @@ test("back-off grows, repeats its last step, and honours Retry-After", () => {
   assert.equal(backoffMs(0, { random: mid, retryAfterMs: 30_000 }), 30_000);
   assert.equal(backoffMs(0, { random: () => 0 }), 800, "jitter -20%");
   assert.equal(backoffMs(0, { random: () => 0.999999 }), 1200, "jitter +20%");
+  assert.equal(backoffMs(0, { random: () => 0, retryAfterMs: 30_000 }), 30_000, "never sooner than Retry-After");
+  assert.equal(backoffMs(0, { random: () => 0.999999, retryAfterMs: 30_000 }), 36_000, "spread above it");
+  assert.equal(backoffMs(0, { random: mid, retryAfterMs: 7 * 86_400_000 }), RETRY_AFTER_MAX_MS, "a week-long Retry-After is capped");
 });
 
 test("another tab's lifetime is aged by the wall clock; a clock that went back uses it up", () => {

@@ -69,14 +69,13 @@ test("snapshots round-trip through storage and are validated", () => {
   assert.equal(isSnapshot(snapshot()), true);
 });
 
-test("preferences, UI state and last activity are kept; sign-out clears only our keys", () => {
-  const { storage, a } = twoTabs();
+test("last activity is shared; sign-out clears only our keys", () => {
+  const { storage, a, b } = twoTabs();
   storage.setItem("other-app", "keep");
-  a.setData("prefs", { theme: "dark" });
   a.setLastActive(123);
   a.saveSnapshot(snapshot());
-  assert.deepEqual(a.getData("prefs"), { theme: "dark" });
-  assert.equal(a.lastActive(), 123);
+  assert.equal(b.lastActive(), 123);
+  assert.throws(() => a.post({ type: "activity", at: 1 }), TypeError, "no activity broadcast: the time is in storage");
   a.clear();
   assert.deepEqual(storage.dump(), { "other-app": "keep" });
 });

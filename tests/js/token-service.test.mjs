@@ -1,60 +1,16 @@
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { TokenService, resetTokenServices } from "../../static/js/token-service.js";
-import { logout, postActivity } from "../../static/js/session-actions.js";
-import { createSync, resetSync } from "../../static/js/sync.js";
-import { createFallbackLock } from "../../static/js/lock.js";
-import { createManualClock } from "../../static/js/clock.js";
-import { AuthClientError, classifyResponse, networkError } from "../../static/js/errors.js";
-import { PATHS, HEARTBEAT_INTERVAL_MS } from "../../static/js/constants.js";
-import { createFakeApi, createFakeBus, createFakeStorage, sessionAnswer } from "./helpers.mjs";
+import { resetTokenServices } from "../../static/js/token-service.js";
+import { resetSync } from "../../static/js/sync.js";
+import { classifyResponse } from "../../static/js/errors.js";
+import { PATHS } from "../../static/js/constants.js";
+import { createFakeApi, sessionAnswer } from "./helpers.mjs";
+import { MIN, browser, offline, reject401, server, started, within } from "./tabs.mjs";
 
 afterEach(() => {
   resetTokenServices();
   resetSync();
 });
-
-const MIN = 60_000;
-const reject401 = (code) => () => { throw classifyResponse(401, { error: code, detail: code }); };
-const offline = () => { throw networkError(new TypeError("Failed to fetch")); };
-/** A server that signs in with `token` and validates without minting. */
-const server = (token = "a", more = {}) => createFakeApi({
-  [PATHS.refresh]: () => sessionAnswer({ token }),
-  [PATHS.validate]: () => sessionAnswer({ token: null, refreshed: false }),
-  ...more,
-});
-
-/** One browser: shared storage, broadcast bus, clock and server; `tab()` opens a page. */
-function browser(api = createFakeApi()) {
-  const clock = createManualClock();
-  const storage = createFakeStorage();
-  const bus = createFakeBus();
-  const tabs = [];
-  const tab = () => {
-    const sync = createSync({ storage, channel: bus.open() });
-    const lock = createFallbackLock({ storage, channel: bus.open(), clock, owner: `tab${tabs.length}` });
-    const navigated = [];
-    const service = new TokenService({ api, sync, clock, runWithLock: lock.runWithLock, navigate: (p) => navigated.push(p), random: () => 0.5 });
-    const t = { service, sync, navigated };
-    tabs.push(t);
-    return t;
-  };
-  const run = (ms = 0) => clock.advanceAsync(ms);
-  return { api, clock, storage, bus, tab, tabs, run };
-}
-
-/** Let `ms` of clock time pass (timers and promise chains run), then settle `promise`. */
-async function within(b, promise, ms = 1_000) {
-  await b.run(ms);
-  return promise;
-}
-
-/** Start a tab and let the lock's confirmation delay pass. */
-async function started(b, t) {
-  const status = t.service.start();
-  await b.run(1_000);
-  return status;
-}
 
 test("page load without a usable token refreshes first, once", async () => {
   const b = browser(createFakeApi({ [PATHS.refresh]: () => sessionAnswer({ token: "fresh" }) }));
@@ -170,50 +126,34 @@ test("refresh_invalid is re-checked with validate: a good session stays signed i
   assert.equal(t.service.accessToken, "v");
 });
 
-test("refresh_invalid confirmed by a 401 from validate signs out", async () => {
+test("refresh_invalid confirmed by a definitive answer from validate signs out", async () => {
   const b = browser(createFakeApi({ [PATHS.refresh]: () => sessionAnswer({ token: "a" }) }));
   const t = b.tab();
   await started(b, t);
   b.api.script(PATHS.refresh, reject401("refresh_invalid"));
-  b.api.script(PATHS.validate, reject401("refresh_invalid"));
+  b.api.script(PATHS.validate, reject401("session_expired"));
   b.clock.jump(59 * MIN);
   await within(b, t.service.checkSession(), 2_000);
   assert.equal(t.service.status, "signed-out");
   assert.deepEqual(t.navigated, [PATHS.signIn]);
 });
 
-test("a 401 from the activity endpoint is only a reason to ask validate", async () => {
+test("a re-check answered by another doubtful 401 is retried, never a sign-out", async () => {
   const b = browser(createFakeApi({ [PATHS.refresh]: () => sessionAnswer({ token: "a" }) }));
   const t = b.tab();
   await started(b, t);
-  b.api.script(PATHS.activity, reject401("not_authenticated"));
-  b.api.script(PATHS.validate, () => sessionAnswer({ token: "a2" }));
-  const posting = postActivity(t.service);
-  await b.run(2_000);
-  assert.equal(await posting, false);
+  const proxy401 = () => { throw classifyResponse(401, null); }; // no JSON: a proxy, not the server
+  b.api.script(PATHS.refresh, reject401("refresh_invalid"), () => sessionAnswer({ token: "b" }));
+  b.api.script(PATHS.validate, proxy401);
+  b.clock.jump(59 * MIN);
+  await within(b, t.service.checkSession(), 2_000);
+  assert.deepEqual(b.api.calls.slice(-2), [PATHS.refresh, PATHS.validate]);
   assert.equal(t.service.status, "signed-in");
-  assert.equal(t.service.accessToken, "a2");
-});
-
-test("one activity POST per interval per browser", async () => {
-  const b = browser(server("a", { [PATHS.activity]: { ok: true } }));
-  const [one, two] = [b.tab(), b.tab()];
-  await started(b, one);
-  await started(b, two);
-  assert.equal(await within(b, postActivity(one.service), 100), true);
-  assert.equal(await within(b, postActivity(two.service), 100), false, "a sibling just posted");
-  b.clock.jump(HEARTBEAT_INTERVAL_MS);
-  assert.equal(await within(b, postActivity(two.service), 100), true);
-  assert.equal(b.api.count(PATHS.activity), 2);
-});
-
-test("tabs beating at the same moment post activity once", async () => {
-  const b = browser(server("a", { [PATHS.activity]: { ok: true } }));
-  const tabs = [b.tab(), b.tab(), b.tab()];
-  for (const t of tabs) await started(b, t);
-  const results = await within(b, Promise.all(tabs.map((t) => postActivity(t.service))), 2_000);
-  assert.deepEqual(results.filter(Boolean).length, 1);
-  assert.equal(b.api.count(PATHS.activity), 1);
+  assert.deepEqual(t.service.retry, { attempt: 1, pending: true });
+  await b.run(1_000); // the first back-off step: refresh again
+  assert.equal(t.service.accessToken, "b");
+  assert.deepEqual(t.service.retry, { attempt: 0, pending: false });
+  assert.deepEqual(t.navigated, []);
 });
 
 test("the refresh is scheduled before expiry from the stated lifetime", async () => {
@@ -246,7 +186,7 @@ test("a device clock hours off neither loops refreshes nor lets the token lapse"
   await b.run(30 * MIN);
   assert.equal(b.api.count(PATHS.refresh), 1);
   b.clock.setWall(b.clock.wallNow() + 5 * 60 * MIN); // NTP fixes the clock: five hours forward
-  assert.equal(t.service.state.isDue(), true, "the jump counts as elapsed time: refresh rather than trust");
+  assert.equal(t.service.isDue(), true, "the jump counts as elapsed time: refresh rather than trust");
   await within(b, t.service.checkSession(), 1_000);
   await b.run(60 * MIN);
   assert.equal(b.api.count(PATHS.refresh), 3, "one for the jump, one on schedule");
@@ -280,28 +220,6 @@ test("a tab that died holding the lock does not block the refresh for long", asy
   assert.equal(t.service.accessToken, "b", "refreshed once the dead claim passed its TTL");
 });
 
-test("logout: server first, then every tab; a lapsed session cookie is renewed first", async () => {
-  const b = browser(server());
-  const [one, two] = [b.tab(), b.tab()];
-  await started(b, one);
-  await started(b, two);
-  b.api.script(PATHS.logout, reject401("not_authenticated"), { ok: true });
-  b.api.script(PATHS.validate, () => sessionAnswer({ token: "v" }));
-  await within(b, logout(one.service), 0);
-  assert.deepEqual(b.api.calls.slice(-3), [PATHS.logout, PATHS.validate, PATHS.logout]);
-  assert.deepEqual(one.navigated, [PATHS.signIn]);
-  assert.deepEqual(two.navigated, [PATHS.signIn]);
-});
-
-test("logout offline is refused, not faked", async () => {
-  const b = browser(createFakeApi({ [PATHS.refresh]: () => sessionAnswer({ token: "a" }), [PATHS.logoutAll]: offline }));
-  const t = b.tab();
-  await started(b, t);
-  await assert.rejects(within(b, logout(t.service, { everywhere: true }), 0), (e) => e instanceof AuthClientError && e.code === "network_error");
-  assert.equal(t.service.status, "signed-in");
-  assert.deepEqual(t.navigated, []);
-});
-
 test("offline at page load: still starting, then signed in once the network is back", async () => {
   const b = browser(createFakeApi({ [PATHS.refresh]: [offline, () => sessionAnswer({ token: "late" })] }));
   const t = b.tab();
@@ -315,12 +233,11 @@ test("offline at page load: still starting, then signed in once the network is b
 
 test("granted the lock before the holder's answer arrived, a tab waits for it instead of refreshing", async () => {
   const b = browser(server("a"));
-  const [one, two] = [b.tab(), b.tab()];
+  // Tab two's lock is granted at once, as Web Locks may do before tab one's broadcast lands.
+  const [one, two] = [b.tab(), b.tab({ runWithLock: async (name, fn) => fn({ waited: true }) })];
   await started(b, one);
   await started(b, two);
   b.api.calls.length = 0;
-  // Tab two's lock is granted at once, as Web Locks may do before tab one's broadcast lands.
-  two.service.lock = async (name, fn) => fn({ waited: true });
   one.service.stopTimers(); // refreshes below are started by hand
   two.service.stopTimers();
   b.clock.jump(59 * MIN);
@@ -335,9 +252,8 @@ test("granted the lock before the holder's answer arrived, a tab waits for it in
 
 test("no answer from the previous holder (it died): the waiting tab refreshes itself", async () => {
   const b = browser(server("a"));
-  const t = b.tab();
+  const t = b.tab({ runWithLock: async (name, fn) => fn({ waited: true }) });
   await started(b, t);
-  t.service.lock = async (name, fn) => fn({ waited: true });
   b.clock.jump(59 * MIN);
   b.api.script(PATHS.refresh, () => sessionAnswer({ token: "mine" }));
   const refreshing = t.service.refresh();

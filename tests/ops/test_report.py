@@ -5,6 +5,7 @@ import json
 import re
 from datetime import timedelta
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -115,3 +116,15 @@ def test_verification_rows_count_what_happened_today(user):
     assert "1 session(s) ended in the last 24 h, by cause: admin 1" in after["V2"]["now"]
     assert after["V3"]["now"].startswith("1 grace-window replay(s)")
     assert after["V1"]["status"] == "implemented" and after["V1"]["now"].startswith("0 live session(s)")
+
+
+def test_browser_rows_name_their_module_and_test_instead_of_guessing_from_source_text():
+    root = Path(__file__).resolve().parents[2]
+    points = report()
+    browser = {r: p for r, p in points.items() if p["status"] == "in the browser"}
+    assert {"7.1", "7.2", "7.3", "7.4", "L1", "L4", "L6", "P3", "P7"} <= set(browser)
+    for p in browser.values():
+        module = re.search(r"static/js/([\w.-]+\.js)", p["now"]).group(1)
+        test = re.search(r"tests/browser/(test_\w+\.py)", p["now"]).group(1)
+        assert (root / "static/js" / module).exists() and (root / "tests/browser" / test).exists()
+    assert not [name for name in dir(Probe) if name.startswith("js")]

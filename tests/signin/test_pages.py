@@ -11,7 +11,7 @@ from sessions_core.conf import REFRESH_COOKIE, SESSION_COOKIE
 from sessions_core.models import AuthSession, RevokeReason
 from sessions_core.services import session_create, session_revoke
 from sessions_core.tokens import make_session_token
-from sessions_core.views.pages import describe_device
+from signin.pages import describe_device
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,7 +41,7 @@ def test_app_without_any_cookie_renders_the_restore_step(db) -> None:
     assert resp.status_code == 200 and 'data-page="restore"' in page
     # No JS: straight to the sign-in page. With JS: /auth/validate decides (refresh cookie is Path=/auth/).
     assert '<noscript><meta http-equiv="refresh" content="0;url=/"></noscript>' in page
-    assert "js/token-service.js" in page and "csrftoken" in resp.cookies
+    assert "js/restore-page.js" in page and "csrftoken" in resp.cookies
 
 
 def test_app_with_an_expired_session_token_gets_the_chance_to_refresh(user) -> None:

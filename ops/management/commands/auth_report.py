@@ -3,7 +3,7 @@
 Answers "how much of this do we already do, and which parts differ?" for the
 deployment it runs in: every point of the target architecture and of the
 resilience notes, with a status computed from the live configuration (settings,
-Redis, channel layer, mounted routes, served browser modules), the setting
+Redis, channel layer, mounted routes); browser-side points name their module and test, the setting
 values it depends on, and what differs. Secrets appear only as set/unset.
 """
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ops.report import STATUSES, build_report, summary
+from ops.report import STATUSES
+from ops.report_points import build_report, summary
 
 from ops.management.commands._common import write_json
 
