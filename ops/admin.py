@@ -28,7 +28,7 @@ from sessions_core.models import AuthSession, RevokeReason, SessionEvent, Sessio
 from sessions_core.services import session_revoke_all
 from ops.session_states import STATUSES, filter_status, status_of
 from ops.wording import count
-from sessions_core.views.pages import describe_device
+from signin.pages import describe_device
 
 # Never rendered by the admin, on any page.
 SECRET_FIELDS = ("refresh_hash", "refresh_prev_hash", "playfab_ticket_enc")

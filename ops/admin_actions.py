@@ -22,7 +22,7 @@ from django.template.response import TemplateResponse
 from sessions_core import security_log
 from sessions_core.models import AuthSession, RevokeReason, User
 from sessions_core.services import session_revoke, session_revoke_all, user_bump_token_version
-from sessions_core.views.pages import describe_device
+from signin.pages import describe_device
 
 from ops.wording import count, these
 
