@@ -17,6 +17,8 @@ COPY pyproject.toml ./
 COPY authsite/ authsite/
 COPY sessions_core/ sessions_core/
 COPY realtime/ realtime/
+COPY signin/ signin/
+COPY ops/ ops/
 RUN pip install .
 
 COPY manage.py ./
