@@ -199,6 +199,9 @@ class HubConsumer(HubMethods, AsyncConsumer):
         await self.call("sessionRevoked", {"reason": reason})
         await self.close(f"Session revoked ({reason}).", allow_reconnect=False)
 
+    async def hub_sessions(self, event: dict[str, Any]) -> None:
+        await self.call("sessionsChanged")
+
     async def hub_notify(self, event: dict[str, Any]) -> None:
         await self.call("notify", event.get("payload"))
 

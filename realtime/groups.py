@@ -81,3 +81,25 @@ def close_revoked_session(sender: Any, *, uid: int, sid: str, reason: str, **kwa
     except REDIS_ERRORS:
         log.warning("hub revoke fan-out failed for session %s; periodic checks will close it", sid, exc_info=True)
         security_log.event("hub.fanout_failed", user_id=uid, session_id=sid, reason=reason)
+
+
+def _send_sessions_changed(uid: int) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(user_group(uid), {"type": "hub.sessions"})
+    except REDIS_ERRORS as e:
+        # Only a display refresh: the list is right again on the next page load.
+        log.warning("hub: could not push sessionsChanged to user %s (%s)", uid, e)
+
+
+def sessions_changed_on_revoke(sender: Any, *, uid: int, **kwargs: Any) -> None:
+    """``session_revoked`` receiver: the user's pages refresh their list of sessions."""
+    _send_sessions_changed(uid)
+
+
+def sessions_changed_on_create(sender: Any, *, name: str, fields: dict[str, Any], **kwargs: Any) -> None:
+    """``security_event`` receiver: a new session (sign-in) refreshes the user's lists too."""
+    if name == "session.created" and isinstance(fields.get("user_id"), int):
+        _send_sessions_changed(fields["user_id"])
