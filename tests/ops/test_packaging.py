@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -27,10 +28,15 @@ def _pyproject() -> dict:
 @pytest.fixture(scope="module")
 def wheel_names(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(ROOT)],
-        check=True, capture_output=True, timeout=300,
-    )
+    had_build = (ROOT / "build").exists()
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(ROOT)],
+            check=True, capture_output=True, timeout=300,
+        )
+    finally:
+        if not had_build:  # setuptools builds in the source tree; leave it as it was
+            shutil.rmtree(ROOT / "build", ignore_errors=True)
     [wheel] = out.glob("authsite-*.whl")
     with zipfile.ZipFile(wheel) as z:
         return set(z.namelist())
