@@ -42,6 +42,7 @@ if [ -d tests/browser ] && ls tests/browser/test_*.py >/dev/null 2>&1; then
   echo "== browser tests (Chromium) =="
   ./scripts/ensure_chromium.sh
   TEST_DATABASE_NAME="$REDIS_DIR/browser.sqlite3" $PY -m pytest -m browser tests/browser "$@" || status=1
+  echo "== screenshots of the pages (1280x800, 390x844, dark): ${AUTHSITE_SCREENSHOTS:-$PWD/.artifacts/screenshots}/ =="
 fi
 
 if ls tests/js/*.test.mjs >/dev/null 2>&1; then

@@ -47,6 +47,10 @@ def describe_device(user_agent: str) -> str:
     return short or "Unknown device"
 
 
+# Sent by app.js when it re-reads part of the page (static/js/app.js refreshSessions).
+PART_HEADER = "X-Authsite-Part"
+
+
 def _auth(request: HttpRequest) -> AuthContext:
     return getattr(request, "auth", AuthContext())
 
@@ -102,6 +106,10 @@ def _session_rows(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def app_page(request: HttpRequest) -> HttpResponse:
     """The signed-in page: the user, their sessions, connection state and who is online."""
     ctx = _auth(request)
+    if ctx.session is None and request.headers.get(PART_HEADER):
+        # The page re-reading its session list (app.js): say no and leave the cookies alone.
+        # Clearing them here would race the page's own sign-out, which reads why from /auth/validate.
+        return _no_store(HttpResponse(status=401))
     if ctx.session is None:
         if isinstance(ctx.error, StoreUnavailable):
             return error_page(request, ctx.error, retry_url=request.get_full_path())

@@ -213,7 +213,9 @@ async function refreshSessions({ doc, win, bind }) {
   if (!list || typeof win.DOMParser !== "function") return;
   let html;
   try {
-    const resp = await win.fetch(win.location.pathname, { credentials: "same-origin", headers: { Accept: "text/html" } });
+    // The header asks the server not to clear the cookies if the session just ended
+    // (the token service signs out, saying why, on its own answer).
+    const resp = await win.fetch(win.location.pathname, { credentials: "same-origin", headers: { Accept: "text/html", "X-Authsite-Part": "sessions" } });
     if (!resp.ok) return;
     html = await resp.text();
   } catch (error) {

@@ -65,3 +65,14 @@ def test_404_and_500_are_branded_with_a_way_back() -> None:
     assert broken.status_code == 500
     body = broken.content.decode()
     assert "Something went wrong on our side" in body and 'href="/"' in body and "a bug" not in body
+
+
+def test_the_pages_own_re_read_of_its_session_list_never_clears_cookies(user) -> None:
+    issued = session_create(user=user, ip="127.0.0.1", user_agent="pytest")
+    session_revoke(session=AuthSession.objects.get(pk=issued.session_id), reason=RevokeReason.ADMIN)
+    c = Client()
+    c.cookies[SESSION_COOKIE] = issued.session_token
+    part = c.get("/app", headers={"X-Authsite-Part": "sessions"})
+    assert part.status_code == 401 and SESSION_COOKIE not in part.cookies
+    page = c.get("/app")  # a navigation: back to the start, cookies cleared
+    assert page.status_code == 302 and page.cookies[SESSION_COOKIE].value == ""
