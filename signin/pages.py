@@ -47,10 +47,6 @@ def describe_device(user_agent: str) -> str:
     return short or "Unknown device"
 
 
-# Sent by app.js when it re-reads part of the page (static/js/app.js refreshSessions).
-PART_HEADER = "X-Authsite-Part"
-
-
 def _auth(request: HttpRequest) -> AuthContext:
     return getattr(request, "auth", AuthContext())
 
@@ -106,10 +102,6 @@ def _session_rows(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def app_page(request: HttpRequest) -> HttpResponse:
     """The signed-in page: the user, their sessions, connection state and who is online."""
     ctx = _auth(request)
-    if ctx.session is None and request.headers.get(PART_HEADER):
-        # The page re-reading its session list (app.js): say no and leave the cookies alone.
-        # Clearing them here would race the page's own sign-out, which reads why from /auth/validate.
-        return _no_store(HttpResponse(status=401))
     if ctx.session is None:
         if isinstance(ctx.error, StoreUnavailable):
             return error_page(request, ctx.error, retry_url=request.get_full_path())
@@ -131,3 +123,15 @@ async def app_page(request: HttpRequest) -> HttpResponse:
         "heartbeat_ms": int(auth_settings.HEARTBEAT_INTERVAL.total_seconds() * 1000),
     }
     return _no_store(render(request, "app.html", page))
+
+
+@require_safe
+async def sessions_part(request: HttpRequest) -> HttpResponse:
+    """The app page's session list alone (``<li>``s), which the page re-reads on the hub's
+    ``sessionsChanged``. Without a session: 401 and the cookies left alone, since clearing
+    them would race the page's own sign-out, which learns why from /auth/validate."""
+    s = _auth(request).session
+    if s is None:
+        return _no_store(HttpResponse(status=401))
+    sessions = await sync_to_async(selectors.sessions_of_user)(uid=s.uid, current_sid=s.sid)
+    return _no_store(render(request, "_sessions.html", {"sessions": _session_rows(sessions)}))

@@ -95,6 +95,7 @@ export function startApp({
     el.hidden = !on;
   };
   const me = doc.body?.dataset.userId ?? "";
+  let connectedBefore = false;
 
   const loadOnlineUsers = latestOnly(() => realtime.invoke(HUB_METHODS.getOnlineUsers)
     .then((result) => renderOnline(doc, $("online-users"), result, me), (error) => { if (!(error instanceof AuthClientError)) throw error; }));
@@ -109,7 +110,8 @@ export function startApp({
     if (state === "connected") {
       banner(false);
       loadOnlineUsers();
-      reloadSessions(); // what changed while the connection was down
+      if (connectedBefore) reloadSessions(); // what changed while the connection was down
+      connectedBefore = true;
     } else if (state === "reconnecting") banner(true);
   });
   realtime.on("server", ({ target, args }) => {
@@ -203,9 +205,12 @@ function confirmEverywhere(dialog, win) {
   });
 }
 
+/** The session list alone, rendered by the server (templates/_sessions.html). */
+const SESSIONS_PART = "/app/sessions";
+
 /**
- * Re-read the session list from the server-rendered app page (one source of markup)
- * and put it in place of the current one.
+ * Re-read the session list from the server (one source of markup) and put it in
+ * place of the current one.
  * @param {{doc: Document, win: Window, bind: (root: ParentNode) => unknown}} deps
  */
 async function refreshSessions({ doc, win, bind }) {
@@ -213,16 +218,14 @@ async function refreshSessions({ doc, win, bind }) {
   if (!list || typeof win.DOMParser !== "function") return;
   let html;
   try {
-    // The header asks the server not to clear the cookies if the session just ended
-    // (the token service signs out, saying why, on its own answer).
-    const resp = await win.fetch(win.location.pathname, { credentials: "same-origin", headers: { Accept: "text/html", "X-Authsite-Part": "sessions" } });
-    if (!resp.ok) return;
+    const resp = await win.fetch(SESSIONS_PART, { credentials: "same-origin", headers: { Accept: "text/html" } });
+    if (!resp.ok) return; // 401: the token service signs out on its own answer, saying why
     html = await resp.text();
   } catch (error) {
     if (error instanceof TypeError) return; // offline: the next connection reloads it
     throw error;
   }
-  const fresh = new win.DOMParser().parseFromString(html, "text/html").getElementById("sessions");
+  const fresh = new win.DOMParser().parseFromString(`<ul id="sessions">${html}</ul>`, "text/html").getElementById("sessions");
   if (!fresh) return;
   list.replaceChildren(...[...fresh.childNodes].map((node) => doc.importNode(node, true)));
   bind(list);

@@ -67,12 +67,15 @@ def test_404_and_500_are_branded_with_a_way_back() -> None:
     assert "Something went wrong on our side" in body and 'href="/"' in body and "a bug" not in body
 
 
-def test_the_pages_own_re_read_of_its_session_list_never_clears_cookies(user) -> None:
+def test_the_session_list_part_lists_this_users_sessions_and_never_clears_cookies(user) -> None:
     issued = session_create(user=user, ip="127.0.0.1", user_agent="pytest")
-    session_revoke(session=AuthSession.objects.get(pk=issued.session_id), reason=RevokeReason.ADMIN)
+    other = session_create(user=user, ip="198.51.100.4", user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Safari/604.1")
     c = Client()
     c.cookies[SESSION_COOKIE] = issued.session_token
-    part = c.get("/app", headers={"X-Authsite-Part": "sessions"})
-    assert part.status_code == 401 and SESSION_COOKIE not in part.cookies
-    page = c.get("/app")  # a navigation: back to the start, cookies cleared
-    assert page.status_code == 302 and page.cookies[SESSION_COOKIE].value == ""
+    part = c.get("/app/sessions").content.decode()
+    assert part.count("<li") == 2 and "Safari on iPhone" in part and "This device" in part and "<html" not in part
+    assert f'data-end-session="{other.session_id}"' in part
+    session_revoke(session=AuthSession.objects.get(pk=issued.session_id), reason=RevokeReason.ADMIN)
+    gone = c.get("/app/sessions")
+    assert gone.status_code == 401 and SESSION_COOKIE not in gone.cookies  # the page's sign-out says why
+    assert Client().get("/app/sessions").status_code == 401
