@@ -69,6 +69,8 @@ def test_make_run_installs_only_what_the_site_needs_and_make_test_the_dev_tools(
     run = [ln for ln in _dry_run("setup").splitlines() if "pip install" in ln and "--upgrade pip" not in ln]
     assert run and all("dev" not in ln for ln in run), run
     assert "./scripts/run.sh" in _dry_run("run")
+    assert ".venv/bin/python manage.py revoke_sessions --user alice" in _dry_run("manage", "ARGS=revoke_sessions --user alice")
+    assert "./scripts/stop.sh" in _dry_run("stop")
     test = _dry_run("setup-dev")
     assert re.search(r"pip install --quiet -e '\.\[dev[],]", test), test
     assert "pip install --quiet -e '.[dev" in _dry_run("test")
