@@ -88,11 +88,16 @@ export function startApp({
     onSuspend: () => tokenService.checkSession({ force: true }),
   });
   const say = (text, code = "") => showMessage(doc, $("auth-status"), text, code);
-  const banner = (on) => {
+  // Two sources, one banner: the auth calls failing (cleared by a good answer) and the
+  // live connection down (cleared when it is back). Shown while either holds.
+  const down = { auth: false, hub: false };
+  const banner = (/** @type {"auth"|"hub"} */ source, on) => {
+    down[source] = on;
     const el = $("outage");
     if (!el) return;
-    el.textContent = on ? OUTAGE_TEXT : "";
-    el.hidden = !on;
+    const show = down.auth || down.hub;
+    el.textContent = show ? OUTAGE_TEXT : "";
+    el.hidden = !show;
   };
   const me = doc.body?.dataset.userId ?? "";
   let connectedBefore = false;
@@ -108,11 +113,11 @@ export function startApp({
       el.dataset.state = state;
     }
     if (state === "connected") {
-      banner(false);
+      banner("hub", false);
       loadOnlineUsers();
       if (connectedBefore) reloadSessions(); // what changed while the connection was down
       connectedBefore = true;
-    } else if (state === "reconnecting") banner(true);
+    } else if (state === "reconnecting") banner("hub", true);
   });
   realtime.on("server", ({ target, args }) => {
     const name = String(target).toLowerCase();
@@ -121,8 +126,8 @@ export function startApp({
     else if (name === HUB_EVENTS.notify) win.dispatchEvent(new CustomEvent("authsite:notify", { detail: args }));
   });
 
-  tokenService.on("session", ({ user }) => { renderUser(doc, user); say(""); banner(false); });
-  tokenService.on("trouble", () => banner(true));
+  tokenService.on("session", ({ user }) => { renderUser(doc, user); say(""); banner("auth", false); });
+  tokenService.on("trouble", () => banner("auth", true));
   tokenService.on("signedout", () => heartbeat.stop());
   tokenService.on("login", ({ sessionId }) => {
     // Another tab signed in to a different session: this tab's session is not the browser's any more.

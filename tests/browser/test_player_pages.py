@@ -200,3 +200,24 @@ def test_the_admin_session_list_fits_1280_and_1600(
         page.screenshot(path=str(SHOTS / f"admin-sessions-{width}x800.png"))
     table = page.locator("#result_list").inner_text()
     assert "Chrome on Linux" in table and "Chrome on Android" in table and "revoked: Ended by the user" in table
+
+
+def test_an_outage_shows_a_banner_and_keeps_the_player_signed_in(
+    new_context: Callable[..., BrowserContext], sign_in: Callable[..., Any],
+) -> None:
+    context = new_context()
+    sign_in(context)
+    page = context.new_page()
+    page.goto("/app")
+    assert wait_ready(page) == "signed-in"
+    context.set_offline(True)
+    page.evaluate("() => window.authsite.tokenService.checkSession({ force: true }).catch(() => {})")
+    banner = page.locator("#outage")
+    banner.wait_for(state="visible")
+    assert "You're still signed in" in banner.inner_text()
+    assert page.evaluate("() => window.authsite.tokenService.status") == "signed-in"
+    shoot(page, "outage")
+    assert banner.is_visible(), "a live hub connection must not hide an auth outage"
+    context.set_offline(False)
+    page.evaluate("() => window.authsite.tokenService.checkSession({ force: true }).catch(() => {})")
+    banner.wait_for(state="hidden")
