@@ -221,3 +221,24 @@ def test_an_outage_shows_a_banner_and_keeps_the_player_signed_in(
     context.set_offline(False)
     page.evaluate("() => window.authsite.tokenService.checkSession({ force: true }).catch(() => {})")
     banner.wait_for(state="hidden")
+
+
+def test_the_404_page_with_debug_off(browser: Any, db_thread: Any) -> None:
+    """A second server with DEBUG off: its 404 is the branded page with a way back."""
+    from tests.realtime.live import Daphne
+
+    site = Daphne(DEBUG="0", DISCORD_CLIENT_ID="", DISCORD_CLIENT_SECRET="")
+    try:
+        site.start()
+        context = browser.new_context(base_url=site.url)
+        page = context.new_page()
+        answer = page.goto("/no/such/page")
+        assert answer is not None and answer.status == 404
+        assert page.locator("h1").inner_text() == "This page isn't here"
+        assert page.evaluate("() => getComputedStyle(document.querySelector('.button')).backgroundColor") == "rgb(88, 101, 242)"
+        shoot(page, "not-found")
+        page.get_by_role("link", name="Back to Guildhall").click()
+        page.wait_for_url(f"{site.url}/")
+        context.close()
+    finally:
+        site.close()
