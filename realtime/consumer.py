@@ -310,7 +310,9 @@ class HubConsumer(HubMethods, AsyncConsumer):
             await self.close(f"Session ended ({e.code}).", allow_reconnect=False)
         except (StoreUnavailable, *REDIS_ERRORS):
             # Redis is down: keep the socket; the next tick checks again (from SQL, degraded).
-            log.warning("hub tick: session store unavailable for connection %s", self.connection_id)
+            # Debug only: the store's breaker logs the outage once per process, with the reason,
+            # and a line per connection per tick would bury it.
+            log.debug("hub tick: session store unavailable for connection %s", self.connection_id)
 
     async def _raw(self, text: str) -> None:
         await self.send({"type": "websocket.send", "text": text})
