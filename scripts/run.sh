@@ -27,4 +27,5 @@ export PROMETHEUS_MULTIPROC_DIR
 $PY manage.py migrate --noinput
 $PY manage.py collectstatic --noinput >/dev/null
 echo "authsite on http://$HOST:$PORT/ (Redis at ${REDIS_URL##*@}; \`make stop\` stops a private one)"
-exec .venv/bin/daphne -b "$HOST" -p "$PORT" authsite.asgi:application
+# ops.serve is daphne with an access log that redacts OAuth codes and tokens in URLs.
+exec $PY -m ops.serve -b "$HOST" -p "$PORT" authsite.asgi:application
