@@ -227,7 +227,9 @@ def test_the_404_page_with_debug_off(browser: Any, db_thread: Any) -> None:
     """A second server with DEBUG off: its 404 is the branded page with a way back."""
     from tests.realtime.live import Daphne
 
-    site = Daphne(DEBUG="0", DISCORD_CLIENT_ID="", DISCORD_CLIENT_SECRET="")
+    import secrets
+
+    site = Daphne(DEBUG="0", DISCORD_CLIENT_ID="", DISCORD_CLIENT_SECRET="", SECRET_KEY=secrets.token_urlsafe(50))
     try:
         site.start()
         context = browser.new_context(base_url=site.url)
