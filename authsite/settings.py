@@ -208,11 +208,18 @@ AUTHSITE: dict[str, object] = {
 # (e.g. short access tokens to watch a hub connection expire).
 for _env, _name in (
     ("AUTHSITE_ACCESS_TOKEN_TTL_SECONDS", "ACCESS_TOKEN_TTL"),
+    ("AUTHSITE_SESSION_TOKEN_TTL_SECONDS", "SESSION_TOKEN_TTL"),
+    ("AUTHSITE_REFRESH_GRACE_SECONDS", "REFRESH_GRACE"),
+    ("AUTHSITE_ACTIVITY_FLUSH_INTERVAL_SECONDS", "ACTIVITY_FLUSH_INTERVAL"),
     ("AUTHSITE_HUB_TOKEN_EXPIRING_SECONDS", "HUB_TOKEN_EXPIRING_BEFORE"),
     ("AUTHSITE_HUB_PING_INTERVAL_SECONDS", "HUB_PING_INTERVAL"),
 ):
     if os.environ.get(_env):
         AUTHSITE[_name] = timedelta(seconds=float(os.environ[_env]))
+# Rate limits (django-ratelimit syntax, e.g. "600/m"), for load and soak runs.
+for _env, _name in (("AUTHSITE_RATE_REFRESH", "RATE_REFRESH"), ("AUTHSITE_RATE_TOKEN", "RATE_TOKEN")):
+    if os.environ.get(_env):
+        AUTHSITE[_name] = os.environ[_env]
 if os.environ.get("AUTHSITE_REDIS_KEY_PREFIX"):
     AUTHSITE["REDIS_KEY_PREFIX"] = os.environ["AUTHSITE_REDIS_KEY_PREFIX"]
 

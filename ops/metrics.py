@@ -66,7 +66,8 @@ SIGNINS = Counter(
 SESSIONS_CREATED = Counter("authsite_sessions_created", "Sessions created (sign-ins and issue_session).")
 REFRESHES = Counter(
     "authsite_refreshes",
-    "Successful refreshes: rotated (the winner) or grace (a concurrent replay answered idempotently).",
+    "Successful refreshes: rotated (the winner), grace (a concurrent replay answered idempotently) "
+    "or lost_answer_recovered (a lost answer handed out again).",
     ["outcome"],
 )
 REFRESH_FAILURES = Counter("authsite_refresh_failures", "Refused refreshes, by error code.", ["code"])
@@ -129,6 +130,9 @@ def _on_security_event(sender: Any, name: str, fields: dict[str, Any], **kwargs:
         SESSIONS_CREATED.inc()
     elif name == "refresh.rotated":
         REFRESHES.labels(outcome="rotated").inc()
+    elif name == "refresh.recovered":
+        # A lost answer handed out again (its successor never used): not reuse.
+        REFRESHES.labels(outcome="lost_answer_recovered").inc()
     elif name == "refresh.reuse":
         cause = str(fields.get("cause") or "unknown")
         if cause == ReuseCause.CONCURRENT_REFRESH:

@@ -22,15 +22,22 @@ class HubPrincipal:
     tv: int
     exp: int
     name: str
+    # The refresh generation the token was issued with (None: the token names none).
+    generation: int | None = None
 
     @classmethod
     def from_claims(cls, claims: AccessClaims) -> "HubPrincipal":
-        return cls(uid=claims.sub, sid=claims.sid, jti=claims.jti, tv=claims.tv, exp=claims.exp, name=claims.name)
+        return cls(
+            uid=claims.sub, sid=claims.sid, jti=claims.jti, tv=claims.tv, exp=claims.exp, name=claims.name,
+            generation=claims.generation,
+        )
 
 
 async def check_session(principal: HubPrincipal) -> None:
     """Is the principal's token still good? Raises ``SessionRevoked``/``SessionExpired``/``StoreUnavailable``."""
-    await authenticate.check_access_of(uid=principal.uid, sid=principal.sid, jti=principal.jti, tv=principal.tv)
+    await authenticate.check_access_of(
+        uid=principal.uid, sid=principal.sid, jti=principal.jti, tv=principal.tv, generation=principal.generation
+    )
 
 
 async def authenticate_access_token(token: str | None) -> HubPrincipal:

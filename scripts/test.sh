@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: the whole suite against a private Redis this script starts:
 #   1. pytest on SQLite, 2. pytest on PostgreSQL, 3. browser tests (own process),
-#   4. Node tests, 5. mypy.
+#   4. Node tests, 5. a one-minute chaos soak (bench/soak.py --short: its own Redis,
+#   database and workers), 6. mypy.
 # PostgreSQL: TEST_POSTGRES_URL (default: the local server's `test` database). In CI
 # (CI=true) an unreachable PostgreSQL fails the run; elsewhere that pass is
 # announced as not run.
@@ -49,6 +50,9 @@ if ls tests/js/*.test.mjs >/dev/null 2>&1; then
   echo "== node --test (browser modules) =="
   node --test tests/js/ || status=1
 fi
+
+echo "== chaos soak, short (bench/soak.py --short) =="
+$PY bench/soak.py --short || status=1
 
 echo "== mypy =="
 $PY -m mypy . || status=1

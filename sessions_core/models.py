@@ -71,6 +71,10 @@ class AuthSession(models.Model):
     refresh_prev_hash = models.CharField(max_length=64, blank=True)
     refresh_generation = models.PositiveIntegerField(default=0)
     refresh_rotated_at = models.DateTimeField(null=True, blank=True)
+    # The highest refresh generation seen in use (a request authenticated by a token
+    # issued with it, or a refresh presenting it). Decides whether a late predecessor
+    # is a lost answer (recovered) or reuse; see services/refresh.py.
+    refresh_generation_in_use = models.PositiveIntegerField(default=0)
     # The refresh chain's per-session key (tokens.refresh), encrypted at rest; empty
     # for sessions made before it existed (they keep the SECRET_KEY-keyed chain).
     refresh_seed_enc = models.TextField(blank=True, default="")
@@ -111,7 +115,8 @@ class SessionEvent(models.Model):
         TOKEN_VERSION = "token_version"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
-    # For reuse: concurrent_refresh, client_lost_answer, replay_outside_window, ancestor_replay.
+    # For reuse: concurrent_refresh, lost_answer_recovered, replay_outside_window, ancestor_replay
+    # (client_lost_answer on events recorded before lost answers were recovered).
     cause = models.CharField(max_length=64, blank=True)
     session = models.ForeignKey(AuthSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")

@@ -30,7 +30,11 @@ class ReuseCause(StrEnum):
 
     # A sibling tab's replay inside the grace window: answered idempotently, not theft.
     CONCURRENT_REFRESH = "concurrent_refresh"
-    # The predecessor after the window, while nothing of its successor was ever used.
+    # The predecessor after the window, while nothing of its successor was ever used:
+    # the answer carrying the successor was lost; the identical successor is handed out.
+    LOST_ANSWER_RECOVERED = "lost_answer_recovered"
+    # Recorded (as reuse, session revoked) before lost answers were recovered; kept
+    # so older events still read as a known cause.
     CLIENT_LOST_ANSWER = "client_lost_answer"
     # The predecessor after the window, once the session was used after the rotation.
     REPLAY_OUTSIDE_WINDOW = "replay_outside_window"

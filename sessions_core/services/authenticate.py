@@ -15,7 +15,7 @@ from sessions_core import store
 from sessions_core.db import db_call
 from sessions_core.errors import NotAuthenticated, TokenExpired, TokenInvalid
 from sessions_core.instrument import timed
-from sessions_core.services.sessions import session_flush_activity
+from sessions_core.services.sessions import session_flush_activity, session_mark_generation_in_use
 from sessions_core.tokens import (
     AccessClaims, SessionClaims, peek_access_kid, peek_session_kid, read_access_token, read_session_token,
 )
@@ -26,9 +26,13 @@ async def _flush_if_due(validated: store.Validated) -> None:
     if not validated.flush_due:
         return
     try:
-        await db_call(session_flush_activity, sid=validated.sid, last_active_ms=store.now_ms())
+        await db_call(
+            session_flush_activity, sid=validated.sid, last_active_ms=store.now_ms(),
+            generation_in_use=validated.generation_in_use,
+        )
     except DatabaseError:
-        # Activity is already in Redis; the next flush carries it to SQL.
+        # Activity (and the generation in use) is already in Redis; the next flush
+        # carries it to SQL. Only a Redis flush before then would lose it.
         pass
 
 
@@ -57,7 +61,7 @@ async def authenticate_session_token(token: str) -> tuple[SessionClaims, store.V
     or ``StoreUnavailable``.
     """
     claims = await _session_claims(token)
-    validated = await store.avalidate(claims.uid, claims.sid)
+    validated = await store.avalidate(claims.uid, claims.sid, claims.generation)
     await _flush_if_due(validated)
     return claims, validated
 
@@ -80,21 +84,27 @@ async def verify_access_token(token: str | None) -> AccessClaims:
         return read_access_token(await signing_keys.aget_keyring(), token)
 
 
-async def check_access_of(*, uid: int, sid: str, jti: str, tv: int) -> None:
+async def check_access_of(*, uid: int, sid: str, jti: str, tv: int, generation: int | None = None) -> None:
     """Is an access token's session still good: ``jti`` not blacklisted, session live,
-    token version current. Raises ``SessionRevoked``, ``SessionExpired`` or ``StoreUnavailable``."""
-    await store.acheck_access(uid, sid, jti, tv)
+    token version current. Records the token's refresh ``generation`` as in use (in
+    Redis, and at once in SQL the first time). Raises ``SessionRevoked``,
+    ``SessionExpired`` or ``StoreUnavailable``."""
+    if await store.acheck_access(uid, sid, jti, tv, generation) and generation is not None:
+        try:
+            await db_call(session_mark_generation_in_use, sid=sid, generation=generation)
+        except DatabaseError:
+            pass  # Redis has it; see _flush_if_due.
 
 
 async def authenticate_access_token(token: str | None) -> AccessClaims:
     """:func:`verify_access_token`, then :func:`check_access_of`."""
     claims = await verify_access_token(token)
-    await check_access_of(uid=claims.sub, sid=claims.sid, jti=claims.jti, tv=claims.tv)
+    await check_access_of(uid=claims.sub, sid=claims.sid, jti=claims.jti, tv=claims.tv, generation=claims.generation)
     return claims
 
 
-async def session_touch(*, uid: int, sid: str) -> store.Validated:
+async def session_touch(*, uid: int, sid: str, generation: int | None = None) -> store.Validated:
     """A heartbeat: check the session and record its activity (flushed to SQL when due)."""
-    validated = await store.avalidate(uid, sid)
+    validated = await store.avalidate(uid, sid, generation)
     await _flush_if_due(validated)
     return validated

@@ -41,13 +41,13 @@ def tokens_for(row: AuthSession, user: User, refresh: RefreshParts) -> IssuedTok
     session_exp = min(issued_at + int(auth_settings.SESSION_TOKEN_TTL.total_seconds()), epoch(row.expires_at))
     access, claims = make_access_token(
         ring, uid=user.pk, sid=sid, tv=user.token_version, name=user.display_name(), iat=issued_at,
-        jti=deterministic_jti(sid, refresh.generation),
+        jti=deterministic_jti(sid, refresh.generation), generation=refresh.generation,
     )
     record_jti(uid=user.pk, sid=sid, jti=claims.jti, exp=claims.exp)
     return IssuedTokens(
         session_id=sid,
         user_id=user.pk,
-        session_token=make_session_token(ring, sid=sid, uid=user.pk, exp=session_exp),
+        session_token=make_session_token(ring, sid=sid, uid=user.pk, exp=session_exp, generation=refresh.generation),
         session_token_exp=session_exp,
         refresh_token=refresh.encode(),
         refresh_exp=epoch(row.absolute_expires_at),
@@ -67,9 +67,17 @@ def user_info(uid: int, username: str, display_name: str, avatar_url: str, playf
     }
 
 
-def access_token_mint(*, uid: int, sid: str, token_version: int, name: str) -> tuple[str, int]:
-    """A fresh access token for a validated session; returns (token, exp)."""
+def access_token_mint(
+    *, uid: int, sid: str, token_version: int, name: str, generation: int | None
+) -> tuple[str, int]:
+    """A fresh access token for a validated session; returns (token, exp).
+
+    ``generation`` is the refresh generation of the credential that asked for it
+    (the session token's); the new token carries it on.
+    """
     ring = get_keyring()
-    token, claims = make_access_token(ring, uid=uid, sid=sid, tv=token_version, name=name, iat=int(time.time()))
+    token, claims = make_access_token(
+        ring, uid=uid, sid=sid, tv=token_version, name=name, iat=int(time.time()), generation=generation
+    )
     record_jti(uid=uid, sid=sid, jti=claims.jti, exp=claims.exp)
     return token, claims.exp

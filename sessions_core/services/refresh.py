@@ -1,28 +1,47 @@
-"""Refresh-token rotation with reuse detection and an idempotent grace window.
+"""Refresh-token rotation with reuse detection, an idempotent grace window, and
+recovery of lost answers.
 
 The database arbitrates: one conditional UPDATE (``WHERE refresh_hash = presented``)
 decides the single winner of concurrent refreshes, and Redis mirrors it. The next
 refresh secret is a keyed hash of the presented one (``tokens.next_refresh``), so
-every caller holding the immediate predecessor inside the grace window gets the
-identical successor, and nothing is stored in plain text.
+every caller holding the immediate predecessor gets the identical successor, and
+nothing is stored in plain text.
+
+Generation in use. Session tokens and access tokens name the refresh generation
+they were issued with. The store keeps, per session, the highest generation seen
+in use: a request authenticated by a session token or an access token of that
+generation (folded into the one validate / access-check script, no extra round
+trip), or a refresh presenting it. The first use of a generation is written to
+SQL in the same request (``refresh_generation_in_use``), and rehydration after a
+Redis flush restores it from there, so a flush never turns a used successor back
+into an unused one. Sessions older than the column count their chain as used.
 
 Outcomes for a presented token of generation g (current generation n):
-- g == n, hash matches current: rotate (winner).
-- hash matches the predecessor, within the grace window: the current tokens
-  (recorded as reuse, cause ``concurrent_refresh``); it does not count against
-  the rate limit.
-- predecessor after the window, or an older ancestor: reuse; that session alone
-  is revoked (cause ``client_lost_answer`` when the session was not used since the
-  rotation, ``replay_outside_window`` otherwise, ``ancestor_replay`` for older).
+- g == n, hash matches current: rotate (winner); g is now in use.
+- g == n - 1, hash matches the predecessor, within the grace window: the current
+  tokens (a sibling tab; cause ``concurrent_refresh``); not rate limited.
+- g == n - 1 after the window, and generation n was never used: the answer that
+  carried n was lost (network drop, store fault, crashed tab). The identical
+  current tokens again (kind ``recovered``, cause ``lost_answer_recovered``).
+- g == n - 1 after the window, once n was used: reuse (``replay_outside_window``).
+- g <= n - 2 whose chain reaches the current token: reuse (``ancestor_replay``).
 - anything else: ``RefreshInvalid``, nothing changes, and nothing is said about
   the session's state (revoked, expired) to a caller who holds no token of it.
+Reuse revokes that one session (never the user's others) and records the event.
+
+Why this keeps RFC 9700 §4.14.2's guarantee (reuse is detected once two parties
+use the chain): a recovery hands out nothing the holder of g could not already
+get inside the grace window, and only while nobody has used generation n. Once a
+party uses n (any request, or refreshing it to n + 1), the other's g is refused
+as reuse and the session ends; if both end up holding n, the first of them to
+move the chain on makes the other's next refresh an ancestor or a used
+predecessor, which is reuse.
 """
 from __future__ import annotations
 
 import hmac
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -45,7 +64,8 @@ from sessions_core.tokens import (
 @dataclass(frozen=True)
 class RefreshOutcome:
     tokens: IssuedTokens
-    # "rotated" for the winner, "grace" for an idempotent replay.
+    # "rotated" for the winner, "grace" for an idempotent replay, "recovered" for a
+    # lost answer handed out again.
     kind: str
 
 
@@ -146,7 +166,7 @@ def session_refresh(*, refresh_token: str, ip: str | None = None) -> RefreshOutc
         rotated = {
             "refresh_hash": refresh_hash(successor.secret), "refresh_prev_hash": row.refresh_hash,
             "refresh_generation": successor.generation, "refresh_rotated_at": now, "expires_at": new_expiry,
-            "last_active_at": now,
+            "last_active_at": now, "refresh_generation_in_use": parts.generation,
         }
         # The services' write order: SQL decides, Redis follows, then the commit. With
         # Redis unreachable the store skips its mirror write (the recovery writes it from
@@ -178,8 +198,10 @@ def session_refresh(*, refresh_token: str, ip: str | None = None) -> RefreshOutc
         rotated_at = row.refresh_rotated_at or row.created_at
         if now - rotated_at <= auth_settings.REFRESH_GRACE:
             return _grace_answer(row, parts, ip)
-        unused = row.last_active_at <= rotated_at + timedelta(seconds=1)
-        raise _reuse(row, cause=ReuseCause.CLIENT_LOST_ANSWER if unused else ReuseCause.REPLAY_OUTSIDE_WINDOW, ip=ip)
+        in_use = max(state.generation_in_use, row.refresh_generation_in_use)
+        if in_use < row.refresh_generation:
+            return _recovered_answer(row, parts, ip)
+        raise _reuse(row, cause=ReuseCause.REPLAY_OUTSIDE_WINDOW, ip=ip)
 
     if _is_ancestor(parts, row, seed):
         raise _reuse(row, cause=ReuseCause.ANCESTOR_REPLAY, ip=ip)
@@ -205,3 +227,20 @@ def _grace_answer(row: AuthSession, parts: RefreshParts, ip: str | None) -> Refr
     successor = next_refresh(parts, seed)
     _record_reuse(row, cause=ReuseCause.CONCURRENT_REFRESH, ip=ip)
     return RefreshOutcome(tokens=tokens_for(row, row.user, successor), kind="grace")
+
+
+def _recovered_answer(row: AuthSession, parts: RefreshParts, ip: str | None) -> RefreshOutcome:
+    """The lost answer again: the identical current tokens (their generation unused)."""
+    seed = _seed(row)
+    if not _answers_for_current(row, parts, seed):
+        raise RefreshInvalid()
+    successor = next_refresh(parts, seed)
+    SessionEvent.objects.create(
+        kind=SessionEvent.Kind.REFRESH_REUSE, cause=ReuseCause.LOST_ANSWER_RECOVERED, session_id=row.pk,
+        user_id=row.user_id, ip=ip,
+    )
+    security_log.event(
+        "refresh.recovered", user_id=row.user_id, session_id=row.id.hex, cause=ReuseCause.LOST_ANSWER_RECOVERED,
+        generation=successor.generation, ip=ip,
+    )
+    return RefreshOutcome(tokens=tokens_for(row, row.user, successor), kind="recovered")

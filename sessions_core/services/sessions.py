@@ -11,7 +11,8 @@ import uuid
 from datetime import datetime, timezone as dt_timezone
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from sessions_core import security_log, store
@@ -168,7 +169,25 @@ def user_deactivate(*, user: User, actor: User | None = None, note: str = "") ->
     return session_revoke_all(user=user, reason=RevokeReason.ACCOUNT_DISABLED, actor=actor, note=note or "account deactivated")
 
 
-def session_flush_activity(*, sid: str, last_active_ms: int) -> None:
-    """Carry Redis's last-active time into SQL (never moves it backwards)."""
+def session_flush_activity(*, sid: str, last_active_ms: int, generation_in_use: int | None = None) -> None:
+    """Carry Redis's last-active time (and the highest refresh generation in use)
+    into SQL; neither ever moves backwards."""
     when = datetime.fromtimestamp(last_active_ms / 1000, tz=dt_timezone.utc)
-    AuthSession.objects.filter(pk=uuid.UUID(hex=sid), last_active_at__lt=when).update(last_active_at=when)
+    if not generation_in_use:
+        AuthSession.objects.filter(pk=uuid.UUID(hex=sid), last_active_at__lt=when).update(last_active_at=when)
+        return
+    # One conditional UPDATE for both (the flush budget stays one query).
+    AuthSession.objects.filter(
+        Q(last_active_at__lt=when) | Q(refresh_generation_in_use__lt=generation_in_use), pk=uuid.UUID(hex=sid)
+    ).update(
+        last_active_at=Greatest(F("last_active_at"), Value(when)),
+        refresh_generation_in_use=Greatest(F("refresh_generation_in_use"), Value(generation_in_use)),
+    )
+
+
+def session_mark_generation_in_use(*, sid: str, generation: int) -> None:
+    """Record durably that refresh ``generation`` of session ``sid`` has been used
+    (never lowers it), so a Redis flush cannot make a used successor look unused."""
+    AuthSession.objects.filter(pk=uuid.UUID(hex=sid), refresh_generation_in_use__lt=generation).update(
+        refresh_generation_in_use=generation
+    )

@@ -5,15 +5,20 @@ Session hash fields (all values <= 64 bytes, so Redis keeps the hash in its
 compact listpack encoding): st (a|r), rr (revoke reason), exp/abs (idle and
 absolute expiry, ms), tv (token version the session was made with), la (last
 active, ms), fl (last flushed to SQL, ms), cur/prev (refresh HMACs), gen, rot
-(last rotation, ms). User hash fields (one per user, shared by their sessions):
+(last rotation, ms), gu (the highest refresh generation seen in use: a request
+authenticated by a session or access token issued with it, or a refresh that
+presented it; see ``services/refresh.py``). User hash fields (one per user, shared by their sessions):
 tv (current token version), un/dn/av/pf (username, display name, avatar URL,
 PlayFab id) -- the user fields a page needs, so the hot path never asks SQL.
 """
 
-# KEYS: session, user, user_sessions. ARGV: now_ms, flush_interval_ms, sid.
-# One round trip authenticates a request and records its activity.
+# KEYS: session, user, user_sessions. ARGV: now_ms, flush_interval_ms, sid, generation
+# (the session token's refresh generation, -1 when it names none).
+# One round trip authenticates a request and records its activity, including the
+# first use of a refresh generation: that is flushed to SQL at once (flush = '1'),
+# so a Redis flush cannot turn a used successor back into an unused one.
 VALIDATE = """
-local f = redis.call('HMGET', KEYS[1], 'st', 'exp', 'abs', 'tv', 'fl', 'rr')
+local f = redis.call('HMGET', KEYS[1], 'st', 'exp', 'abs', 'tv', 'fl', 'rr', 'gu', 'gen')
 if not f[1] then return {'miss'} end
 local u = redis.call('HMGET', KEYS[2], 'tv', 'un', 'dn', 'av', 'pf')
 if not u[1] then return {'miss'} end
@@ -24,18 +29,28 @@ if tonumber(f[4]) < tonumber(u[1]) then return {'revoked', 'token_version'} end
 redis.call('HSET', KEYS[1], 'la', ARGV[1])
 redis.call('ZADD', KEYS[3], now, ARGV[3])
 local flush = '0'
-if now - tonumber(f[5] or '0') >= tonumber(ARGV[2]) then
+local gu = tonumber(f[7] or f[8] or '0')
+local g = tonumber(ARGV[4])
+if g > gu then
+  gu = g
+  redis.call('HSET', KEYS[1], 'gu', gu)
+  flush = '1'
+end
+if flush == '1' or now - tonumber(f[5] or '0') >= tonumber(ARGV[2]) then
   redis.call('HSET', KEYS[1], 'fl', ARGV[1])
   flush = '1'
 end
-return {'ok', flush, f[2], f[3], u[2] or '', u[3] or '', u[4] or '', u[5] or '', f[4]}
+return {'ok', flush, f[2], f[3], u[2] or '', u[3] or '', u[4] or '', u[5] or '', f[4], gu}
 """
 
-# KEYS: session, user, blacklist(jti). ARGV: now_s.
-# The access-token check of the hub handshake: blacklist, session, token version.
+# KEYS: session, user, blacklist(jti). ARGV: now_s, generation (the access token's
+# refresh generation, -1 when it names none).
+# The access-token check of the hub handshake: blacklist, session, token version;
+# it also records the token's generation as in use (the 4th answer is '1' when that
+# is new, for the caller to carry to SQL).
 CHECK_ACCESS = """
 if redis.call('EXISTS', KEYS[3]) == 1 then return {'blacklisted', ''} end
-local f = redis.call('HMGET', KEYS[1], 'st', 'exp', 'abs', 'tv', 'rr')
+local f = redis.call('HMGET', KEYS[1], 'st', 'exp', 'abs', 'tv', 'rr', 'gu', 'gen')
 if not f[1] then return {'miss'} end
 local utv = redis.call('HGET', KEYS[2], 'tv')
 if not utv then return {'miss'} end
@@ -43,7 +58,13 @@ if f[1] ~= 'a' then return {'revoked', f[5] or ''} end
 local now = tonumber(ARGV[1]) * 1000
 if now >= tonumber(f[2]) or now >= tonumber(f[3]) then return {'expired', ''} end
 if tonumber(f[4]) < tonumber(utv) then return {'revoked', 'token_version'} end
-return {'ok', f[4], utv}
+local marked = '0'
+local g = tonumber(ARGV[2])
+if g > tonumber(f[6] or f[7] or '0') then
+  redis.call('HSET', KEYS[1], 'gu', g)
+  marked = '1'
+end
+return {'ok', f[4], utv, marked}
 """
 
 # KEYS: session, user, user_sessions. ARGV: pexpireat_ms, user_ttl_ms, sid,
@@ -80,12 +101,14 @@ return created
 
 # KEYS: session. ARGV: cur, prev, gen, rot_ms, exp_ms, pexpireat_ms.
 # Mirrors a rotation the database already decided; a late writer never rolls a
-# newer generation back.
+# newer generation back. The presented generation (gen - 1) is now in use.
 APPLY_ROTATION = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local g = tonumber(redis.call('HGET', KEYS[1], 'gen') or '-1')
 if g >= tonumber(ARGV[3]) then return 0 end
 redis.call('HSET', KEYS[1], 'cur', ARGV[1], 'prev', ARGV[2], 'gen', ARGV[3], 'rot', ARGV[4], 'exp', ARGV[5])
+local gu = tonumber(redis.call('HGET', KEYS[1], 'gu') or '0')
+if gu < tonumber(ARGV[3]) - 1 then redis.call('HSET', KEYS[1], 'gu', tonumber(ARGV[3]) - 1) end
 redis.call('PEXPIREAT', KEYS[1], ARGV[6])
 return 1
 """

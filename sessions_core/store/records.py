@@ -52,6 +52,7 @@ class SessionRecord:
     refresh_hash: str
     refresh_prev_hash: str
     generation: int
+    generation_in_use: int
     rotated_ms: int
     username: str
     display_name: str
@@ -65,6 +66,7 @@ class SessionRecord:
             "exp": self.expires_ms, "abs": self.absolute_ms, "tv": self.token_version,
             "la": self.last_active_ms, "fl": self.last_active_ms, "cur": self.refresh_hash,
             "prev": self.refresh_prev_hash, "gen": self.generation, "rot": self.rotated_ms,
+            "gu": self.generation_in_use,
         }
 
     def user_fields(self) -> dict[str, str | int]:
@@ -95,6 +97,7 @@ def record_for(row: AuthSession, user: User) -> SessionRecord:
         refresh_hash=row.refresh_hash,
         refresh_prev_hash=row.refresh_prev_hash,
         generation=row.refresh_generation,
+        generation_in_use=row.refresh_generation_in_use,
         rotated_ms=ms(row.refresh_rotated_at or row.created_at),
         username=user.username,
         display_name=user.display_name(),
@@ -117,6 +120,10 @@ class Validated:
     avatar_url: str
     playfab_id: str
     token_version: int
+    # The refresh generation of the credential that passed (None: it named none).
+    generation: int | None = None
+    # The highest refresh generation seen in use, after this request.
+    generation_in_use: int = 0
 
 
 @dataclass(frozen=True)
@@ -126,3 +133,5 @@ class RotationState:
     live: bool
     refresh_prev_hash: str
     rotated_ms: int
+    # The highest refresh generation seen in use (Redis's view; SQL keeps a durable copy).
+    generation_in_use: int

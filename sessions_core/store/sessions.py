@@ -76,13 +76,39 @@ async def _arehydrate(uid: int, sid: str) -> None:
 
 # --- hot path (async) ------------------------------------------------------------------
 
+# Generations this process already wrote to SQL while degraded (sid -> generation), so a
+# Redis outage costs one conditional UPDATE per session and generation, not one per request.
+_MARKED_IN_SQL: dict[str, int] = {}
 
-async def _avalidate_once(uid: int, sid: str) -> Validated | None:
+
+def _mark_in_sql(*, sid: str, generation: int) -> None:
+    AuthSession.objects.filter(pk=uuid.UUID(hex=sid), refresh_generation_in_use__lt=generation).update(
+        refresh_generation_in_use=generation
+    )
+
+
+async def _amark_in_sql(sid: str, generation: int | None) -> None:
+    """While degraded Redis cannot record that ``generation`` is in use: SQL does, at once
+    (a lost answer's recovery must not outlive the outage as a blind spot)."""
+    # Generation 0 is the column's floor: nothing to write.
+    if not generation or _MARKED_IN_SQL.get(sid, 0) >= generation:
+        return
+    try:
+        await db_call(_mark_in_sql, sid=sid, generation=generation)
+    except DatabaseError:
+        return  # the request is served from SQL already; the next one tries again
+    if len(_MARKED_IN_SQL) > 100_000:
+        _MARKED_IN_SQL.clear()
+    _MARKED_IN_SQL[sid] = generation
+
+
+
+async def _avalidate_once(uid: int, sid: str, generation: int | None) -> Validated | None:
     flush_ms = int(auth_settings.ACTIVITY_FLUSH_INTERVAL.total_seconds() * 1000)
     try:
         res = await run_script(
             get_async_redis(), lua.VALIDATE, 3, keys.session(uid, sid), keys.user(uid), keys.user_sessions(uid),
-            now_ms(), flush_ms, sid,
+            now_ms(), flush_ms, sid, -1 if generation is None else generation,
         )
     except REDIS_ERRORS as e:
         raise redis_down(e) from e
@@ -94,22 +120,24 @@ async def _avalidate_once(uid: int, sid: str) -> Validated | None:
     return Validated(
         uid=uid, sid=sid, flush_due=s_(res[1]) == "1", expires_ms=int(res[2]), absolute_ms=int(res[3]),
         username=s_(res[4]), display_name=s_(res[5]), avatar_url=unpack_avatar(s_(res[6])), playfab_id=s_(res[7]),
-        token_version=int(res[8]),
+        token_version=int(res[8]), generation=generation, generation_in_use=int(res[9]),
     )
 
 
-async def avalidate(uid: int, sid: str) -> Validated:
+async def avalidate(uid: int, sid: str, generation: int | None = None) -> Validated:
     """Check a session and touch its activity in one round trip (SQL only on a miss,
     or while degraded).
 
+    ``generation``: the refresh generation of the presenting credential, recorded
+    as in use (the first use of a generation makes ``flush_due`` true).
     Raises ``SessionRevoked``, ``SessionExpired`` or ``StoreUnavailable``.
     """
     if not is_degraded():
         try:
-            validated = await _avalidate_once(uid, sid)
+            validated = await _avalidate_once(uid, sid, generation)
             if validated is None:
                 await _arehydrate(uid, sid)
-                validated = await _avalidate_once(uid, sid)
+                validated = await _avalidate_once(uid, sid, generation)
                 if validated is None:
                     raise StoreUnavailable()
             return validated
@@ -117,47 +145,57 @@ async def avalidate(uid: int, sid: str) -> Validated:
             if not is_degraded():
                 raise  # the database, not Redis
     cached = degraded.validate_cached(uid, sid)
-    if cached is not None:
-        return cached
-    return await db_call(degraded.validate, uid=uid, sid=sid)
+    validated = cached if cached is not None else await db_call(degraded.validate, uid=uid, sid=sid)
+    await _amark_in_sql(sid, generation)
+    return validated
 
 
-async def _acheck_access_once(uid: int, sid: str, jti: str, token_version: int) -> bool:
+async def _acheck_access_once(uid: int, sid: str, jti: str, token_version: int, generation: int | None) -> bool | None:
+    """True: passed, and the token's generation was first seen in use now. False: passed. None: a miss."""
     try:
         res = await run_script(
             get_async_redis(), lua.CHECK_ACCESS, 3, keys.session(uid, sid), keys.user(uid), keys.blacklist(uid, jti),
-            int(time.time()),
+            int(time.time()), -1 if generation is None else generation,
         )
     except REDIS_ERRORS as e:
         raise redis_down(e) from e
     status = s_(res[0])
     if status == "miss":
-        return False
+        return None
     if status == DenyReason.BLACKLISTED:
         raise SessionRevoked("This access token has been revoked.", reason=DenyReason.BLACKLISTED)
     if status != "ok":
         _raise_for(status, s_(res[1]))
     if token_version < int(res[2]):
         raise SessionRevoked("The token version has changed.", reason=DenyReason.TOKEN_VERSION)
-    return True
+    return s_(res[3]) == "1"
 
 
-async def acheck_access(uid: int, sid: str, jti: str, token_version: int) -> None:
+async def acheck_access(uid: int, sid: str, jti: str, token_version: int, generation: int | None = None) -> bool:
     """The hub's check of an access token's session: ``jti`` not blacklisted, session
-    live, token version current (while degraded: from SQL, without the blacklist).
-    Raises ``SessionRevoked``/``SessionExpired``/``StoreUnavailable``."""
+    live, token version current (while degraded: from SQL, without the blacklist);
+    records ``generation`` as in use.
+
+    Returns True when that generation was seen in use for the first time (the
+    caller carries it to SQL; while degraded it is written to SQL here).
+    Raises ``SessionRevoked``/``SessionExpired``/``StoreUnavailable``.
+    """
     if not is_degraded():
         try:
-            if not await _acheck_access_once(uid, sid, jti, token_version):
+            marked = await _acheck_access_once(uid, sid, jti, token_version, generation)
+            if marked is None:
                 await _arehydrate(uid, sid)
-                if not await _acheck_access_once(uid, sid, jti, token_version):
+                marked = await _acheck_access_once(uid, sid, jti, token_version, generation)
+                if marked is None:
                     raise StoreUnavailable()
-            return
+            return marked
         except StoreUnavailable:
             if not is_degraded():
                 raise
     if not degraded.check_access_cached(uid=uid, sid=sid, token_version=token_version):
         await db_call(degraded.check_access, uid=uid, sid=sid, token_version=token_version)
+    await _amark_in_sql(sid, generation)
+    return False
 
 
 # --- sync side (services, admin, commands) ---------------------------------------------
@@ -174,8 +212,9 @@ def rotation_state(uid: int, sid: str) -> RotationState:
     (reason ``unknown``) when SQL has no such session, ``StoreUnavailable`` when
     the database cannot be reached.
     """
-    fields = ["st", "prev", "rot", "exp", "abs"]
-    unknown = RotationState(live=False, refresh_prev_hash="", rotated_ms=0)
+    fields = ["st", "prev", "rot", "exp", "abs", "gu", "gen"]
+    # Redis's view of the generation in use is unknown too: SQL's durable copy decides.
+    unknown = RotationState(live=False, refresh_prev_hash="", rotated_ms=0, generation_in_use=0)
     for attempt in range(2):
         if is_degraded():
             return unknown
@@ -185,9 +224,12 @@ def rotation_state(uid: int, sid: str) -> RotationState:
             breaker.trip()
             return unknown
         if vals[0] is not None:
-            st, prev, rot, exp, absolute = (v or "" for v in vals)
+            st, prev, rot, exp, absolute, gu, gen = (v or "" for v in vals)
             live = st == "a" and now_ms() < min(int(exp or 0), int(absolute or 0))
-            return RotationState(live=live, refresh_prev_hash=prev, rotated_ms=int(rot or 0))
+            # A record written before ``gu`` existed counts its whole chain as used.
+            return RotationState(
+                live=live, refresh_prev_hash=prev, rotated_ms=int(rot or 0), generation_in_use=int(gu or gen or 0)
+            )
         if attempt == 0:
             rehydrate(uid=uid, sid=sid)
     if is_degraded():

@@ -1,7 +1,10 @@
 """The access token: a JWT for the realtime hub only.
 
 EdDSA only (a fixed allow-list, RFC 8725 §3.1), ``typ: at+jwt`` (RFC 9068 §2.1),
-``kid`` header, audience = the hub.
+``kid`` header, audience = the hub. Claim ``rg``: the refresh generation the
+token was issued with (its use marks that generation in use, see
+``services/refresh.py``); tokens minted before the claim existed carry none and
+record no use.
 """
 from __future__ import annotations
 
@@ -32,10 +35,12 @@ class AccessClaims:
     iat: int
     name: str
     raw: dict[str, Any]
+    # The refresh generation it was issued with (claim ``rg``); None when absent.
+    generation: int | None = None
 
 
 def make_access_token(
-    ring: KeyRing, *, uid: int, sid: str, tv: int, name: str, iat: int, jti: str | None = None
+    ring: KeyRing, *, uid: int, sid: str, tv: int, name: str, iat: int, generation: int | None = None, jti: str | None = None
 ) -> tuple[str, AccessClaims]:
     """Sign an access token. EdDSA is deterministic, so equal inputs give an identical token."""
     exp = iat + int(auth_settings.ACCESS_TOKEN_TTL.total_seconds())
@@ -53,9 +58,13 @@ def make_access_token(
         "name": name,
         NAME_IDENTIFIER_CLAIM: str(uid),
     }
+    if generation is not None:
+        claims["rg"] = generation
     key = ring.signing
     token = jwt.encode(claims, key.private, algorithm="EdDSA", headers={"kid": key.kid, "typ": ACCESS_TOKEN_TYP})
-    return token, AccessClaims(sub=uid, sid=sid, jti=jti, tv=tv, exp=exp, iat=iat, name=name, raw=claims)
+    return token, AccessClaims(
+        sub=uid, sid=sid, jti=jti, tv=tv, exp=exp, iat=iat, name=name, raw=claims, generation=generation
+    )
 
 
 def read_access_token(ring: KeyRing, token: str) -> AccessClaims:
@@ -85,6 +94,10 @@ def read_access_token(ring: KeyRing, token: str) -> AccessClaims:
     except jwt.PyJWTError as e:
         raise TokenInvalid(f"The access token is not valid ({type(e).__name__}).") from e
     try:
+        rg = payload.get("rg")
+        # bool is an int subclass: refuse it, and anything negative, as malformed.
+        if rg is not None and (isinstance(rg, bool) or not isinstance(rg, int) or rg < 0):
+            raise ValueError("bad rg claim")
         return AccessClaims(
             sub=int(payload["sub"]),
             sid=uuid.UUID(hex=str(payload["sid"])).hex,
@@ -94,6 +107,7 @@ def read_access_token(ring: KeyRing, token: str) -> AccessClaims:
             iat=int(payload["iat"]),
             name=str(payload.get("name", "")),
             raw=payload,
+            generation=rg,
         )
     except (ValueError, TypeError) as e:
         raise TokenInvalid("The access token claims are malformed.") from e

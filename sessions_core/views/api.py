@@ -105,7 +105,7 @@ async def token(request: HttpRequest) -> HttpResponse:
     s = _auth(request).require()
     await ratelimits.check(request, group="auth.token", rate=auth_settings.RATE_TOKEN, key=s.sid)
     access, exp = await sync_to_async(access_token_mint)(
-        uid=s.uid, sid=s.sid, token_version=s.token_version, name=s.display_name
+        uid=s.uid, sid=s.sid, token_version=s.token_version, name=s.display_name, generation=s.generation
     )
     now = int(time.time())
     return JsonResponse({"access_token": access, "access_expires_in": max(0, exp - now), "server_time": now})

@@ -143,3 +143,26 @@ def test_multiprocess_mode_aggregates_every_worker(tmp_path):
     assert 'authsite_refreshes_total{outcome="rotated"} 6.0' in out.stdout
     # Dead processes' connections do not count (livesum).
     assert "authsite_hub_connections 0.0" in out.stdout
+
+
+def test_a_recovered_lost_answer_is_its_own_series_not_a_reuse_detection(user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    recovered = value("authsite_refreshes_total", outcome="lost_answer_recovered")
+    detections = sum(value("authsite_refresh_reuse_detections_total", cause=c) for c in ("replay_outside_window",))
+    client, issued = signed_in(user)
+    assert client.post("/auth/refresh").status_code == 200  # its answer is "lost": the old token is kept
+    past = timezone.now() - timedelta(seconds=30)
+    AuthSession.objects.filter(pk=issued.session_id).update(refresh_rotated_at=past)
+    from sessions_core.store import keys as redis_keys
+    from sessions_core.store.client import get_redis
+
+    get_redis().hset(redis_keys.session(user.pk, issued.session_id), "rot", int(past.timestamp() * 1000))
+    stale = Client()
+    stale.cookies[REFRESH_COOKIE] = issued.refresh_token
+    assert stale.post("/auth/refresh").status_code == 200
+    assert value("authsite_refreshes_total", outcome="lost_answer_recovered") == recovered + 1
+    assert value("authsite_refresh_reuse_detections_total", cause="replay_outside_window") == detections
+    assert scrape()['authsite_refreshes_total{outcome=lost_answer_recovered}'] >= 1

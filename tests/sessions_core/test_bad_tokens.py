@@ -33,7 +33,7 @@ def bad_session_tokens(good: str, sid: str, uid: int) -> dict[str, str]:
     return {
         "tampered_payload": good.replace(f".{uid}.", f".{uid + 1}.", 1),
         "tampered_signature": f"{value}:{flipped}",
-        "expired": make_session_token(ring, sid=sid, uid=uid, exp=int(time.time()) - 5),
+        "expired": make_session_token(ring, sid=sid, uid=uid, exp=int(time.time()) - 5, generation=0),
         "wrong_key": other_key,
         "unknown_kid": signing.Signer(key=ring.signing.hmac_secret, salt=SESSION_TOKEN_SALT).sign(
             value.rsplit(".", 1)[0] + ".deadbeef0000"

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
 
 from sessions_core.store import keys as redis_keys
@@ -87,13 +88,16 @@ def test_replay_after_the_grace_window_revokes_that_session_alone(user):
     other = session_create(user=user, ip=None, user_agent="other device")
     issued = session_create(user=user, ip=None, user_agent="t")
     new = session_refresh(refresh_token=issued.refresh_token)
+    user_of_new = Client()
+    user_of_new.cookies[SESSION_COOKIE] = new.tokens.session_token
+    assert user_of_new.post("/auth/activity").status_code == 200  # the successor is in use
     _age_rotation(issued.session_id, user.pk, 11)
     with pytest.raises(RefreshReused):
         session_refresh(refresh_token=issued.refresh_token)
     assert AuthSession.objects.get(pk=issued.session_id).revoke_reason == RevokeReason.REUSE
     assert AuthSession.objects.get(pk=other.session_id).state == SessionState.ACTIVE
     ev = SessionEvent.objects.get(kind="refresh_reuse", session_id=issued.session_id)
-    assert ev.cause == "client_lost_answer"  # the new token was never used
+    assert ev.cause == "replay_outside_window"
     # The thief's and the owner's tokens are both dead now.
     with pytest.raises(SessionRevoked):
         session_refresh(refresh_token=new.tokens.refresh_token)
@@ -103,8 +107,8 @@ def test_replay_after_the_grace_window_revokes_that_session_alone(user):
 def test_replay_after_window_of_a_used_session_is_recorded_as_replay(user):
     client, issued = sign_in(user)
     post(client, "/auth/refresh")
+    assert post(client, "/auth/activity").status_code == 200  # the successor's session token, used
     _age_rotation(issued.session_id, user.pk, 30)
-    AuthSession.objects.filter(pk=issued.session_id).update(last_active_at=timezone.now())
     with pytest.raises(RefreshReused):
         session_refresh(refresh_token=issued.refresh_token)
     assert SessionEvent.objects.get(kind="refresh_reuse").cause == "replay_outside_window"

@@ -127,7 +127,7 @@ def test_a_key_rotated_by_another_process_is_picked_up_for_unknown_kids(user):
     ring = signing_keys._load()
     token = make_session_token(
         type("R", (), {"signing": ring.by_kid[row.kid]})(), sid=client.cookies[SESSION_COOKIE].value.split(".")[0],
-        uid=user.pk, exp=int(timezone.now().timestamp()) + 600,
+        uid=user.pk, exp=int(timezone.now().timestamp()) + 600, generation=0,
     )
     client.cookies[SESSION_COOKIE] = token
     assert post(client, "/auth/validate").json()["refreshed"] is False

@@ -46,7 +46,7 @@ def test_app_without_any_cookie_renders_the_restore_step(db) -> None:
 
 def test_app_with_an_expired_session_token_gets_the_chance_to_refresh(user) -> None:
     issued = session_create(user=user, ip="127.0.0.1", user_agent="pytest")
-    stale = make_session_token(signing_keys.get_keyring(), sid=issued.session_id, uid=user.pk, exp=int(time.time()) - 5)
+    stale = make_session_token(signing_keys.get_keyring(), sid=issued.session_id, uid=user.pk, exp=int(time.time()) - 5, generation=0)
     c = Client()
     c.cookies[SESSION_COOKIE] = stale
     c.cookies[REFRESH_COOKIE] = issued.refresh_token
