@@ -104,6 +104,13 @@ DEFAULTS: dict[str, Any] = {
     # Largest hub message accepted (ASP.NET's MaximumReceiveMessageSize default).
     "HUB_MAX_MESSAGE_BYTES": 32 * 1024,
     "HUB_MAX_GROUPS_PER_SESSION": 20,
+    # Revocation fan-out stream (realtime/fanout.py): entries kept (approximate
+    # MAXLEN). A worker that falls further behind than this re-checks every socket.
+    "HUB_FANOUT_STREAM_LENGTH": 10_000,
+    # Graceful drain (realtime/drain.py): after SIGTERM a worker closes its hub
+    # sockets with a close that allows reconnect, then waits at most this long
+    # for them to finish before it stops.
+    "HUB_DRAIN_TIMEOUT": timedelta(seconds=10),
 }
 
 SESSION_COOKIE = "as_session"
