@@ -109,8 +109,12 @@ DEFAULTS: dict[str, Any] = {
     "HUB_FANOUT_STREAM_LENGTH": 10_000,
     # Graceful drain (realtime/drain.py): after SIGTERM a worker closes its hub
     # sockets with a close that allows reconnect, then waits at most this long
-    # for them to finish before it stops.
-    "HUB_DRAIN_TIMEOUT": timedelta(seconds=10),
+    # for them to finish before it stops. Keep it below the orchestrator's kill
+    # timeout (compose.yaml: stop_grace_period 15s).
+    "HUB_DRAIN_TIMEOUT": timedelta(seconds=8),
+    # ... closing them in batches over this long, so the workers that take them
+    # over see a ramp of reconnects rather than all at once.
+    "HUB_DRAIN_SPREAD": timedelta(seconds=2),
 }
 
 SESSION_COOKIE = "as_session"

@@ -83,11 +83,12 @@ class Daphne:
                 time.sleep(0.05)
         raise RuntimeError(f"daphne did not come up:\n{self.tail()}")
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10) -> None:
+        """SIGTERM (the worker drains, see realtime/drain.py), SIGKILL after ``timeout`` seconds."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
