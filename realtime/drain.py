@@ -97,19 +97,31 @@ async def drain() -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()
     deadline = started + timeout
-    conns = fanout.local_connections()
+    conns = _closable()
     log.warning("drain: closing %d hub connections over %.1fs", len(conns), spread)
     batches = max(1, min(len(conns), int(spread * 20)))  # a batch every 50 ms at most
     for i in range(batches):
-        batch = conns[i::batches]
-        results = await asyncio.gather(*(c.close(CLOSE_ERROR, allow_reconnect=True) for c in batch), return_exceptions=True)
-        for failed in (r for r in results if isinstance(r, BaseException)):
-            log.warning("drain: a connection failed to close cleanly: %r", failed)
+        await _close(conns[i::batches])
         if i + 1 < batches:
             await asyncio.sleep(spread / batches)
+    # Upgrades that were in flight when the listener closed finish their handshake
+    # meanwhile: they are closed as they arrive.
     while (STATE.in_flight or fanout.local_connections()) and loop.time() < deadline:
+        await _close(_closable())
         await asyncio.sleep(0.05)
     log.warning("drain: done in %.1fs; %d requests still in flight", loop.time() - started, STATE.in_flight)
+
+
+def _closable() -> list[fanout.LocalConnection]:
+    # Before its SignalR handshake a connection has no way to hear "reconnect"
+    # (and before accept a close reads as a refusal): it is closed once handshaken.
+    return [c for c in fanout.local_connections() if getattr(c, "handshaken", True) and not getattr(c, "closed", False)]
+
+
+async def _close(conns: list[fanout.LocalConnection]) -> None:
+    results = await asyncio.gather(*(c.close(CLOSE_ERROR, allow_reconnect=True) for c in conns), return_exceptions=True)
+    for failed in (r for r in results if isinstance(r, BaseException)):
+        log.warning("drain: a connection failed to close cleanly: %r", failed)
 
 
 def install() -> None:

@@ -42,6 +42,13 @@ redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'seq', seq, 'sid', ARGV
 return seq
 """
 
+# KEYS: stream, counter. Returns {last sequence number or false, last entry id or false}:
+# a reader's starting position, read atomically.
+POSITION = """
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+return {redis.call('GET', KEYS[2]), last[1] and last[1][1] or false}
+"""
+
 #: XREAD blocks this long (below the client's socket timeout, so a quiet stream is no timeout).
 BLOCK_MS = 1000
 #: Session re-checks in flight at once while re-checking every local socket.
@@ -84,7 +91,7 @@ class _Worker:
         self.reader: asyncio.Task[None] | None = None
         self.start_lock = asyncio.Lock()
         self.last_id = "0-0"
-        self.last_seq: int | None = None
+        self.last_seq = 0
         self.jobs: set[asyncio.Task[Any]] = set()
 
     def count(self) -> int:
@@ -98,13 +105,11 @@ class _Worker:
         async with self.start_lock:
             if self.reader is not None and not self.reader.done():
                 return
-            r = get_async_redis()
-            last = await r.xrevrange(redis_keys.hub_revocations(), count=1)
-            if last:
-                entry_id, fields = last[0]
-                self.last_id, self.last_seq = _text(entry_id), int(_text(fields[b"seq"]))
-            else:
-                self.last_id, self.last_seq = "0-0", None
+            seq, last_id = await get_async_redis().eval(
+                POSITION, 2, redis_keys.hub_revocations(), redis_keys.hub_revocations_seq())
+            # The counter, not the last entry: entries may be gone (trimmed, lost) while it stays.
+            self.last_seq = int(_text(seq)) if seq else 0
+            self.last_id = _text(last_id) if last_id else "0-0"
             self.reader = asyncio.ensure_future(self.read())
 
     def stop_if_idle(self) -> None:
@@ -134,7 +139,7 @@ class _Worker:
             for _stream, entries in answer or []:
                 for entry_id, fields in entries:
                     seq = int(_text(fields[b"seq"]))
-                    if self.last_seq is not None and seq != self.last_seq + 1:
+                    if seq != self.last_seq + 1:
                         gap = True
                     self.last_id, self.last_seq = _text(entry_id), seq
                     self.deliver(_text(fields[b"sid"]), _text(fields[b"reason"]))

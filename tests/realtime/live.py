@@ -67,11 +67,19 @@ class Daphne:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "Daphne":
+        return self.launch().wait_ready()
+
+    def launch(self) -> "Daphne":
+        """Start the process without waiting for it to serve (see :meth:`wait_ready`)."""
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), self.app],
                 cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
             )
+        return self
+
+    def wait_ready(self) -> "Daphne":
+        assert self.proc is not None
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -29,15 +29,19 @@ class Client:
     token: str
     uid: int
     sid: str
+    url: str | None = None  # this client's endpoint, if not the swarm's
     connected: bool = False
     handshakes: int = 0
     drained: int = 0  # closes with allowReconnect: true
     signed_out: str | None = None  # why, if the server ended the session for this client
     closed_at: float | None = None  # time.time() of the close that signed it out
     refusals: Counter[int] = field(default_factory=Counter)  # HTTP status of refused upgrades
-    failures: int = 0  # other failed attempts (refused TCP, timeouts, drops)
+    failures: int = 0  # other failed attempts (refused TCP, timeouts)
+    drops: int = 0  # open connections that ended without a SignalR close message
+    dropped_at: float | None = None  # time.time() of the last drop
     longest_retry: int = 0  # most consecutive failed attempts before getting back in
     connected_at: float | None = None
+    drop_reason: str = ""
 
 
 class Swarm:
@@ -83,6 +87,7 @@ class Swarm:
             "clients": len(self.clients), "connected": self.connected(),
             "signed_out": sum(1 for c in self.clients if c.signed_out), "drained": sum(c.drained for c in self.clients),
             "refusals": dict(refusals), "failures": sum(c.failures for c in self.clients),
+            "drops": sum(c.drops for c in self.clients),
             "longest_retry": max((c.longest_retry for c in self.clients), default=0),
         }
 
@@ -130,7 +135,7 @@ class Swarm:
     async def _open(self, c: Client) -> Any:
         from websockets.asyncio.client import connect
 
-        ws = await connect(self.url, additional_headers={"Authorization": f"Bearer {c.token}"},
+        ws = await connect(c.url or self.url, additional_headers={"Authorization": f"Bearer {c.token}"},
                            open_timeout=self.open_timeout, ping_interval=None, close_timeout=2, max_size=2**20)
         try:
             await ws.send(HANDSHAKE)
@@ -156,7 +161,10 @@ class Swarm:
                     msg = json.loads(record)
                     kind = msg.get("type")
                     if kind == 6:
-                        await ws.send(PING)  # keeps the server's client timeout away
+                        try:
+                            await ws.send(PING)  # keeps the server's client timeout away
+                        except ConnectionClosed:
+                            pass  # (the server is closing: what it sent before still gets read)
                     elif kind == 1 and msg.get("target") == "sessionRevoked":
                         c.signed_out, c.closed_at = f"sessionRevoked {msg.get('arguments')}", time.time()
                     elif kind == 7:
@@ -166,7 +174,9 @@ class Swarm:
                             c.signed_out, c.closed_at = f"close {msg.get('error')}", time.time()
                         await ws.close()
                         return
-        except ConnectionClosed:
-            c.failures += 1  # dropped without a close message
+        except ConnectionClosed as e:
+            c.drops += 1
+            c.dropped_at = time.time()
+            c.drop_reason = repr(e)
         finally:
             c.connected = False
