@@ -27,6 +27,8 @@ test: setup
 
 bench: setup
 	$(PY) bench/http_auth.py
+	./scripts/ensure_haproxy.sh
+	$(PY) bench/hub_scale.py
 
 lint: setup
 	$(PY) -m mypy .

@@ -22,7 +22,7 @@ from tests.realtime.live import Daphne
 from tests.support.haproxy import HAProxy
 from tests.support.hub_swarm import Client, Swarm
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.multiworker]
 CLIENTS = int(os.environ.get("AUTHSITE_LB_CLIENTS", "200"))
 PER_SESSION = 5
 

@@ -74,6 +74,7 @@ async def churn(urls: list[str], tokens: list[str], stop: asyncio.Event, counter
     await asyncio.gather(*(one(urls[i % len(urls)], t) for i, t in enumerate(tokens)))
 
 
+@pytest.mark.multiworker
 @pytest.mark.django_db(transaction=True)
 def test_revoking_many_sessions_under_consumer_churn_closes_every_socket_within_a_second(two_workers: Any) -> None:
     a, b = two_workers
