@@ -64,15 +64,21 @@ def idle(worker: Any, pool: list[Any], count: int) -> None:
     from tests.support.hub_swarm import Swarm
 
     before = rss_kib(worker.proc.pid)
-    swarm = Swarm(f"ws://127.0.0.1:{worker.port}/hub", clients_over(pool, count), ramp=50).start()
+    # A gentle ramp (10 handshakes in flight): this measures holding, not admitting.
+    swarm = Swarm(f"ws://127.0.0.1:{worker.port}/hub", clients_over(pool, count), ramp=10).start()
     try:
-        took = swarm.wait(lambda: swarm.connected() == count, 60 + count / 20, "idle connections")
+        try:
+            took = swarm.wait(lambda: swarm.connected() == count, 60 + count / 10, "idle connections")
+        except TimeoutError:
+            took = float("nan")
         time.sleep(3)  # let the worker settle before reading its memory
         after = rss_kib(worker.proc.pid)
         held = swarm.connected()
+        summary = swarm.summary()
     finally:
         swarm.stop()
-    print(f"idle: {held} connections held by one worker ({len(pool)} sessions), connected in {took:.1f}s")
+    print(f"idle: {held} of {count} connections held by one worker ({len(pool)} sessions), all connected in {took:.1f}s; "
+          f"refusals {summary['refusals'] or '{}'}, failed attempts {summary['failures']}")
     print(f"  worker RSS {before / 1024:.1f} -> {after / 1024:.1f} MiB: {(after - before) / max(1, held):.1f} KiB per connection")
 
 
@@ -81,13 +87,16 @@ def storm(lb: Any, pool: list[Any], count: int) -> None:
 
     swarm = Swarm(f"{lb.ws_url}/hub", clients_over(pool, count), ramp=count).start()
     try:
-        took = swarm.wait(lambda: swarm.connected() == count, 180, "storm")
+        try:
+            took = swarm.wait(lambda: swarm.connected() == count, 180, "storm")
+        except TimeoutError:
+            took = float("nan")  # (printed as nan: not all connected within 180 s)
         summary = swarm.summary()
         waits = [c.connected_at for c in swarm.clients if c.connected_at]
     finally:
         swarm.stop()
     first = min(waits)
-    print(f"storm: {count} clients at once through HAProxy (3 workers): all connected in {took:.1f}s "
+    print(f"storm: {count} clients at once through HAProxy (3 workers): {summary['connected']} connected, all in {took:.1f}s "
           f"(p50 {pct([w - first for w in waits], 0.5):.1f}s, p99 {pct([w - first for w in waits], 0.99):.1f}s after the first)")
     print(f"  refusals by status {summary['refusals'] or '{}'}, other failed attempts {summary['failures']}, "
           f"most consecutive failures of one client {summary['longest_retry']}")

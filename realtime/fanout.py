@@ -124,7 +124,7 @@ class _Worker:
         failed = False
         while self.reader is me:
             try:
-                answer = await get_async_redis().xread({key: self.last_id}, count=500, block=BLOCK_MS)
+                answer: Any = await get_async_redis().xread({key: self.last_id}, count=500, block=BLOCK_MS)
             except REDIS_ERRORS:
                 if not failed:
                     log.warning("hub fan-out: cannot read the revocation stream; will re-check every socket")
@@ -137,12 +137,13 @@ class _Worker:
             gap = failed
             failed = False
             for _stream, entries in answer or []:
-                for entry_id, fields in entries:
-                    seq = int(_text(fields[b"seq"]))
+                for entry_id, raw in entries:
+                    fields = {_text(k): _text(v) for k, v in raw.items()}
+                    seq = int(fields["seq"])
                     if seq != self.last_seq + 1:
                         gap = True
                     self.last_id, self.last_seq = _text(entry_id), seq
-                    self.deliver(_text(fields[b"sid"]), _text(fields[b"reason"]))
+                    self.deliver(fields["sid"], fields["reason"])
             if gap:
                 log.warning("hub fan-out: revocations may have been missed; re-checking every socket")
                 self.spawn(self.recheck_all())

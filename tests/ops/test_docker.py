@@ -211,3 +211,10 @@ def test_compose_runs_replicas_behind_the_tested_haproxy_config(tmp_path):
     checked = subprocess.run([haproxy_binary(), "-c", "-f", str(ROOT / "deploy" / "haproxy.cfg")],
                              env={**os.environ, **env}, capture_output=True, text=True, timeout=30)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_readme_shows_the_haproxy_config_the_tests_run():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Running many workers", 1)[1]
+    block = re.search(r"```haproxy\n(.*?)```", section, re.S)
+    assert block and block.group(1) == (ROOT / "deploy" / "haproxy.cfg").read_text()

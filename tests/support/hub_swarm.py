@@ -100,7 +100,7 @@ class Swarm:
             await asyncio.gather(*self.tasks, return_exceptions=True)
 
         if self.thread.is_alive():
-            asyncio.run_coroutine_threadsafe(cancel(), self.loop).result(timeout=30)
+            asyncio.run_coroutine_threadsafe(cancel(), self.loop).result(timeout=120)
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(timeout=10)
 
@@ -180,3 +180,5 @@ class Swarm:
             c.drop_reason = repr(e)
         finally:
             c.connected = False
+            if self.stopping:
+                ws.transport.abort()  # (stopping thousands: no close handshake each)
