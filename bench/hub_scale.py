@@ -114,7 +114,9 @@ def rolling_restart(lb: Any, workers: list[Any], pool: list[Any], count: int) ->
             worker.stop(timeout=30)
             stopped = time.monotonic() - started
             back = swarm.wait(lambda: swarm.connected() == count, 120, f"restart: back after w{i}")
-            print(f"restart: w{i} drained {held} connections and exited in {stopped:.1f}s; all {count} connected again {back:.1f}s later")
+            drained = [ln.split("drain: ", 1)[1] for ln in worker.log.read_text(errors="replace").splitlines() if "drain: done" in ln]
+            print(f"restart: w{i} held {held} connections, exited {stopped:.1f}s after SIGTERM ({drained[-1] if drained else 'no drain'}); "
+                  f"all {count} connected again {back:.1f}s later")
             worker.start()
             lb.wait_state(f"w{i}", "UP", timeout=60)
         summary = swarm.summary()

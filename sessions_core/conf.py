@@ -110,11 +110,11 @@ DEFAULTS: dict[str, Any] = {
     # Graceful drain (realtime/drain.py): after SIGTERM a worker closes its hub
     # sockets with a close that allows reconnect, then waits at most this long
     # for them to finish before it stops. Keep it below the orchestrator's kill
-    # timeout (compose.yaml: stop_grace_period 15s).
-    "HUB_DRAIN_TIMEOUT": timedelta(seconds=8),
+    # timeout (compose.yaml: stop_grace_period 20s).
+    "HUB_DRAIN_TIMEOUT": timedelta(seconds=12),
     # ... closing them in batches over this long, so the workers that take them
     # over see a ramp of reconnects rather than all at once.
-    "HUB_DRAIN_SPREAD": timedelta(seconds=2),
+    "HUB_DRAIN_SPREAD": timedelta(seconds=5),
 }
 
 SESSION_COOKIE = "as_session"

@@ -74,7 +74,7 @@ def test_rolling_restart_moves_every_client_and_signs_nobody_out(cluster: Any) -
             worker.stop(timeout=20)  # SIGTERM: drain, then exit
             stop_took = time.monotonic() - started
             log = "\n".join(ln for ln in worker.log.read_text().splitlines() if "/hub" not in ln)
-            assert stop_took < 12 and "drain: done" in log, f"w{i} took {stop_took:.1f}s to drain\n{log}"
+            assert stop_took < 15 and "drain: done" in log, f"w{i} took {stop_took:.1f}s to drain\n{log}"
             swarm.wait(lambda: swarm.connected() == len(clients), 60, f"reconnect after stopping w{i}")
             moved += sum(c.drained for c in clients) - drained_before
             assert sum(c.drained for c in clients) - drained_before >= held - 2, (held, swarm.summary())

@@ -139,7 +139,7 @@ async def test_a_lost_stream_entry_is_noticed_by_its_sequence_number_and_the_soc
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-async def test_a_revocation_published_by_another_process_reaches_a_local_socket(issued: Any, user: Any) -> None:
+async def test_a_revocation_closes_that_sessions_sockets_and_no_other(issued: Any, user: Any) -> None:
     other = await sync_to_async(session_create)(user=user, ip=None, user_agent="other")
     hub = await open_hub(issued.access_token)
     bystander = await open_hub(other.access_token)
