@@ -159,7 +159,8 @@ def redis_problems() -> list[CheckMessage]:
         get_redis().ping()
     except (*REDIS_ERRORS, redis.RedisError) as e:
         return [Error(
-            f"The session store's Redis does not answer ({type(e).__name__}); every request would get a 503.",
+            f"The session store's Redis does not answer ({type(e).__name__}); the site would run "
+            "degraded (sessions from SQL, no presence or hub fan-out).",
             hint="Check REDIS_URL and that Redis is running.",
             id="authsite.E008",
         )]

@@ -6,7 +6,8 @@ security-log event (``signals.security_event``) and every revocation
 (observers of the core's ``instrument.timed`` hooks on the session-token
 authentication and ``session_refresh``). Active sessions are counted from the database when
 scraped; open hub connections are a gauge moved by the hub's
-``hub_connection_opened``/``closed`` signals.
+``hub_connection_opened``/``closed`` signals; ``authsite_store_degraded`` follows
+the session store's circuit breaker (``signals.store_degraded``).
 
 Processes: each worker process serves its own ``/metrics`` (scrape every worker,
 or sum with PromQL). With ``PROMETHEUS_MULTIPROC_DIR`` set in the environment of
@@ -40,7 +41,7 @@ from sessions_core.conf import auth_settings
 from sessions_core.errors import AuthError, Forbidden
 from sessions_core.instrument import add_observer
 from sessions_core.reasons import ReuseCause
-from sessions_core.signals import security_event, session_revoked
+from sessions_core.signals import security_event, session_revoked, store_degraded
 
 from realtime.signals import hub_connection_closed, hub_connection_opened
 
@@ -68,6 +69,11 @@ RATELIMIT_HITS = Counter("authsite_ratelimit_hits", "Requests refused by a rate 
 SECURITY_EVENTS = Counter("authsite_security_events", "Security-log events, by name.", ["event"])
 HUB_CONNECTIONS = Gauge(
     "authsite_hub_connections", "Open realtime hub connections.", multiprocess_mode="livesum"
+)
+STORE_DEGRADED = Gauge(
+    "authsite_store_degraded",
+    "1 while the session store's circuit breaker is open (Redis unreachable, sessions served from SQL).",
+    multiprocess_mode="max",
 )
 VALIDATE_SECONDS = Histogram(
     "authsite_validate_seconds", "Time to authenticate a request's session token.", buckets=_VALIDATE_BUCKETS
@@ -108,8 +114,14 @@ def _on_security_event(sender: Any, name: str, fields: dict[str, Any], **kwargs:
 
 
 @receiver(session_revoked, dispatch_uid="authsite.metrics.session_revoked")
-def _on_session_revoked(sender: Any, reason: str, **kwargs: Any) -> None:
-    REVOCATIONS.labels(reason=str(reason)).inc()
+def _on_session_revoked(sender: Any, reason: str, replayed: bool = False, **kwargs: Any) -> None:
+    if not replayed:  # a replay after degraded mode was counted when it happened
+        REVOCATIONS.labels(reason=str(reason)).inc()
+
+
+@receiver(store_degraded, dispatch_uid="authsite.metrics.store_degraded")
+def _on_store_degraded(sender: Any, degraded: bool, **kwargs: Any) -> None:
+    STORE_DEGRADED.set(1 if degraded else 0)
 
 
 def _observe_validate(seconds: float, error: AuthError | None) -> None:

@@ -24,6 +24,7 @@ from sessions_core import security_log
 
 from sessions_core.conf import auth_settings
 from sessions_core.errors import AuthError, SessionExpired, SessionRevoked, StoreUnavailable
+from sessions_core.store.breaker import breaker
 from sessions_core.store.client import REDIS_ERRORS
 
 from realtime import fanout, presence, protocol
@@ -73,15 +74,19 @@ class HubConsumer(HubMethods, AsyncConsumer):
         self.opened = self.last_received = time.monotonic()
         self.wake = asyncio.Event()
         self.timer: asyncio.Task[None] | None = None
+        # While the session store is degraded (Redis away) the socket is accepted on
+        # the SQL check alone; groups and presence (fan-out) wait for Redis: each
+        # tick tries to resume them (README, "Redis down, site up").
+        self.store_epoch = breaker.epoch
+        self.paused = False
         try:
-            await fanout.attach(self)  # Before the re-check: a later revoke reaches this socket.
-            for group in (session_group(self.principal.sid), user_group(self.principal.uid)):
-                await self._join(group)
+            try:
+                await self._join_store_groups()
+            except (StoreUnavailable, *REDIS_ERRORS):
+                if breaker.available():
+                    raise
+                self.paused = True
             await self.recheck()
-            for name in await presence.register(self.principal, self.connection_id):
-                await self._join(app_group(name))
-            # Joined after registering, so a connection does not hear its own arrival.
-            await self._join(presence_group())
         except (AuthError, *REDIS_ERRORS) as e:
             security_log.event(
                 "hub.refused", reason=getattr(e, "code", "store_unavailable"), user_id=self.principal.uid,
@@ -95,6 +100,24 @@ class HubConsumer(HubMethods, AsyncConsumer):
         self.counted = True
         hub_connection_opened.send(sender=HubConsumer)
         self.timer = asyncio.ensure_future(self._run_timers())
+
+    async def _join_store_groups(self) -> None:
+        """Join the session's and user's groups, register presence, join the session's
+        application groups and the presence group. Raises ``StoreUnavailable`` or a Redis error."""
+        await fanout.attach(self)  # Before the re-check: a later revoke reaches this socket.
+        for group in (session_group(self.principal.sid), user_group(self.principal.uid)):
+            await self._join(group)
+        for name in await presence.register(self.principal, self.connection_id):
+            await self._join(app_group(name))
+        # Joined after registering, so a connection does not hear its own arrival.
+        await self._join(presence_group())
+
+    async def _resume_store(self) -> None:
+        """After degraded mode: join the groups (a restarted Redis forgot them) and register again."""
+        await self._join_store_groups()
+        self.paused = False
+        self.store_epoch = breaker.epoch
+        await self.recheck()
 
     async def recheck(self) -> None:
         """Check the session again once its group is joined: a revoke between the
@@ -263,13 +286,17 @@ class HubConsumer(HubMethods, AsyncConsumer):
             await self._raw(protocol.ping())
         try:
             await check_session(self.principal)
+            if self.paused or self.store_epoch != breaker.epoch:
+                if not breaker.available():
+                    return
+                await self._resume_store()
             await presence.renew(self.principal, self.connection_id)
             await presence.sweep()
         except (SessionRevoked, SessionExpired) as e:
             await self.call("sessionRevoked", {"reason": getattr(e, "reason", e.code)})
             await self.close(f"Session ended ({e.code}).", allow_reconnect=False)
-        except StoreUnavailable:
-            # Redis is down: keep the socket; the next tick checks again.
+        except (StoreUnavailable, *REDIS_ERRORS):
+            # Redis is down: keep the socket; the next tick checks again (from SQL, degraded).
             log.warning("hub tick: session store unavailable for connection %s", self.connection_id)
 
     async def _raw(self, text: str) -> None:

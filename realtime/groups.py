@@ -16,6 +16,7 @@ from channels.layers import get_channel_layer
 
 from sessions_core import security_log
 from sessions_core.conf import auth_settings
+from sessions_core.store.breaker import breaker
 from sessions_core.store.client import REDIS_ERRORS
 
 from realtime import fanout
@@ -74,8 +75,11 @@ def close_revoked_session(sender: Any, *, uid: int, sid: str, reason: str, **kwa
     session. The message goes through :mod:`realtime.fanout` (a Redis Stream
     every worker reads), not the channel layer, which can lose it. If Redis
     cannot be reached the revoke still stands; each connection's periodic check
-    (every ``HUB_PING_INTERVAL``) closes it then.
+    (every ``HUB_PING_INTERVAL``) closes it then. While the store is degraded
+    nothing is tried: its recovery sends ``session_revoked`` again (``replayed``).
     """
+    if not breaker.available():
+        return
     try:
         fanout.publish_revocation(uid=uid, sid=sid, reason=str(reason))
     except REDIS_ERRORS:

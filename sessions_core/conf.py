@@ -49,6 +49,20 @@ DEFAULTS: dict[str, Any] = {
     # Redis.
     "REDIS_KEY_PREFIX": "as",
     "REDIS_SOCKET_TIMEOUT": 2.0,
+    # Degraded mode (README, "Redis down, site up"). Connecting to Redis gives up
+    # after this many seconds: a failure trips the circuit breaker at once.
+    "REDIS_CONNECT_TIMEOUT": 0.5,
+    # An open breaker sends no traffic to Redis for this long, then probes it.
+    "STORE_BREAKER_OPEN": timedelta(seconds=3),
+    # While degraded, a session row read from SQL is reused for this long in the
+    # worker that read it: a revoke by another worker wins within this time.
+    "STORE_DEGRADED_CACHE_TTL": timedelta(seconds=2),
+    # On recovery, SQL changes from this long before the worker first saw Redis
+    # fail are mirrored too (clock skew between workers, requests in flight).
+    "STORE_RECONCILE_MARGIN": timedelta(seconds=60),
+    # A thread per worker probes Redis while the breaker is open, so recovery
+    # does not wait for traffic (tests that drive the probe themselves turn it off).
+    "STORE_PROBE_THREAD": True,
     # Identity providers (issue: sign-in).
     "DISCORD_CLIENT_ID": "",
     "DISCORD_CLIENT_SECRET": "",

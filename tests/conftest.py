@@ -14,8 +14,12 @@ from typing import Any
 import pytest
 from django.conf import settings as dj_settings
 
+from sessions_core import ratelimits
+from sessions_core.store import degraded
+from sessions_core.store.breaker import breaker
 from sessions_core.tokens import signing_keys
 from sessions_core.store.client import reset_clients
+from sessions_core.store.urls import CHANNEL_LAYER_BACKEND
 from tests.support.redis_server import RedisServer
 
 
@@ -23,6 +27,8 @@ from tests.support.redis_server import RedisServer
 def _isolated_auth(settings: Any) -> Iterator[None]:
     conf = dict(getattr(dj_settings, "AUTHSITE", {}))
     conf["REDIS_KEY_PREFIX"] = f"t{uuid.uuid4().hex[:10]}"
+    # Tests drive the store's breaker probe themselves (breaker.probe()).
+    conf["STORE_PROBE_THREAD"] = False
     settings.AUTHSITE = conf
     settings.RATELIMIT_ENABLE = True
     settings.CACHES = {
@@ -31,6 +37,9 @@ def _isolated_auth(settings: Any) -> Iterator[None]:
     signing_keys.reset_for_tests()
     yield
     signing_keys.reset_for_tests()
+    breaker.reset()
+    degraded.clear()
+    ratelimits.local.clear()
 
 
 def point_redis_at(settings: Any, url: str) -> None:
@@ -38,7 +47,7 @@ def point_redis_at(settings: Any, url: str) -> None:
     settings.REDIS_URL = url
     settings.CACHES = {"default": {**dj_settings.CACHES["default"], "LOCATION": url}}
     settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [url]}}
+        "default": {"BACKEND": CHANNEL_LAYER_BACKEND, "CONFIG": {"hosts": [url]}}
     }
     # Changing CACHES through the settings fixture makes Django drop its cache
     # connections (django.test.signals); our own clients are dropped here.

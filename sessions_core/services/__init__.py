@@ -6,10 +6,12 @@ or the models' writers directly.
 
 One write order, for every service that changes SQL and Redis: inside one
 database transaction, SQL decides first (a conditional UPDATE or a row lock
-arbitrates), Redis is written next, and the transaction commits last. A Redis
-failure raises ``StoreUnavailable`` inside the transaction, so SQL rolls back and
-nothing is half made; a revoke never stands in SQL while Redis still serves the
-session. Signals (``session_revoked``, ``session_rotated``) and security events
+arbitrates), Redis is written next, and the transaction commits last. Redis
+unreachable is the store's business (degraded mode, ``store/breaker.py``): the
+Redis write is then left to the store's recovery, which mirrors it from SQL
+before that worker reads Redis again, and the SQL change commits; while
+degraded, sessions are checked against SQL, so a revoke that stands in SQL is
+not served from Redis by that worker. Signals (``session_revoked``, ``session_rotated``) and security events
 are sent after the commit.
 """
 from sessions_core.services.issue import IssuedTokens, access_token_mint

@@ -87,7 +87,7 @@ def _is_ancestor(parts: RefreshParts, row: AuthSession) -> bool:
 @timed("refresh")
 def session_refresh(*, refresh_token: str, ip: str | None = None) -> RefreshOutcome:
     """Rotate a refresh token; raises ``RefreshInvalid``, ``RefreshReused``, ``SessionRevoked``,
-    ``SessionExpired`` or ``StoreUnavailable`` (then nothing changed)."""
+    ``SessionExpired`` or ``StoreUnavailable`` (the database away; then nothing changed)."""
     parts = parse_refresh_token(refresh_token)
     presented = refresh_hash(parts.secret)
     now = timezone.now()
@@ -112,9 +112,9 @@ def session_refresh(*, refresh_token: str, ip: str | None = None) -> RefreshOutc
             "refresh_generation": successor.generation, "refresh_rotated_at": now, "expires_at": new_expiry,
             "last_active_at": now,
         }
-        # The services' write order: SQL decides, Redis follows, then the commit. A
-        # Redis failure rolls the rotation back, so the client's retry with the same
-        # token finds the chain unmoved instead of a successor it never received.
+        # The services' write order: SQL decides, Redis follows, then the commit. With
+        # Redis unreachable the store skips its mirror write (the recovery writes it from
+        # SQL) and the rotation commits: the answer carries the successor.
         with transaction.atomic():
             won = AuthSession.objects.filter(
                 pk=row.pk, state=SessionState.ACTIVE, refresh_hash=row.refresh_hash,

@@ -1,8 +1,8 @@
 """Create, revoke, rehydrate; the token-version bump; activity flush.
 
 Order of writes: the database decides inside a transaction and Redis is written
-before the commit, so a Redis failure rolls the change back (nothing half made)
-and a revoke never stands in SQL while Redis still serves the session.
+before the commit; with Redis unreachable the store leaves its write to the
+recovery (degraded mode, see ``services/__init__``).
 """
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def session_create(
 ) -> IssuedTokens:
     """Start a session for ``user``; evicts the least recently active beyond the cap.
 
-    Raises ``StoreUnavailable`` (nothing created) when Redis cannot be written.
+    Raises ``DatabaseError`` (nothing created) when the database cannot be written; with
+    Redis away the session is created in SQL alone (a Redis miss rebuilds it later).
     """
     now = timezone.now()
     sid = uuid.uuid4()

@@ -23,11 +23,26 @@ _sync_clients: dict[str, Any] = {}
 _async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]]" = weakref.WeakKeyDictionary()
 
 
+def _retry(module: Any) -> Any:
+    # One immediate retry on a fresh connection: after Redis comes back, pooled
+    # sockets are dead, and the first command on each must not trip the breaker
+    # again. Down for real, the retry is refused as fast as the first try.
+    retry_module = module.retry if module is aredis else redis.retry
+    return retry_module.Retry(redis.backoff.NoBackoff(), 1)
+
+
 def _build(url: str, module: Any) -> Any:
-    timeout = auth_settings.REDIS_SOCKET_TIMEOUT
-    opts = {"socket_timeout": timeout, "socket_connect_timeout": timeout, "health_check_interval": 30}
+    opts = {
+        "socket_timeout": auth_settings.REDIS_SOCKET_TIMEOUT,
+        "socket_connect_timeout": auth_settings.REDIS_CONNECT_TIMEOUT,
+        "health_check_interval": 30,
+        "retry": _retry(module),
+        "retry_on_error": [redis.ConnectionError, redis.TimeoutError],
+    }
     target = parse(url)
     if target.kind == CLUSTER:
+        # The cluster client has its own retries (per node, with slot refresh).
+        del opts["retry"], opts["retry_on_error"]
         nodes = [module.cluster.ClusterNode(h, p) for h, p in target.hosts]
         return module.cluster.RedisCluster(startup_nodes=nodes, password=target.password, **opts)
     if target.kind == SENTINEL:

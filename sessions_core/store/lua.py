@@ -105,3 +105,11 @@ end
 redis.call('DEL', KEYS[3])
 return #jtis / 2
 """
+
+# KEYS: user. ARGV: token version. The user's token version as SQL has it, never
+# lowered (a bump that landed in Redis after SQL was read stays).
+SET_TV_MAX = """
+local cur = redis.call('HGET', KEYS[1], 'tv')
+if (not cur) or tonumber(cur) < tonumber(ARGV[1]) then redis.call('HSET', KEYS[1], 'tv', ARGV[1]) end
+return 1
+"""

@@ -122,6 +122,10 @@ def cache_config(url: str, *, key_prefix: str, timeout: float = 2.0) -> dict[str
 CHANNEL_SOCKET_TIMEOUT = 15.0
 
 
+# channels-redis, with a receive that waits out a Redis outage (hub sockets stay open).
+CHANNEL_LAYER_BACKEND = "sessions_core.store.channel_layer.ResilientRedisChannelLayer"
+
+
 def channel_layer_config(url: str, *, prefix: str) -> dict[str, Any]:
     """A channels-redis ``CHANNEL_LAYERS`` entry; raises ``ImproperlyConfigured`` for a Cluster URL."""
     target = parse(url)
@@ -141,4 +145,4 @@ def channel_layer_config(url: str, *, prefix: str) -> dict[str, Any]:
             host["sentinel_kwargs"] = {"password": target.password}
     else:
         host = {"address": url, "socket_timeout": CHANNEL_SOCKET_TIMEOUT}
-    return {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [host], "prefix": prefix}}
+    return {"BACKEND": CHANNEL_LAYER_BACKEND, "CONFIG": {"hosts": [host], "prefix": prefix}}

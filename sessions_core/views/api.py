@@ -195,19 +195,27 @@ def _db_ok() -> bool:
         return False
 
 
+# Set on readiness answers while the session store is degraded (Redis away, SQL serving).
+DEGRADED_HEADER = "X-Authsite-Degraded"
+
+
 @require_GET
 async def readyz(request: HttpRequest) -> HttpResponse:
+    """Ready when the database answers. Redis away is not unready: sessions are served
+    from SQL (degraded mode), said with ``"degraded": true`` and the ``X-Authsite-Degraded``
+    header. The database away is 503 ``store_unavailable`` with ``Retry-After``."""
     checks: dict[str, Any] = {}
     checks["redis"] = await store.aping()
     checks["database"] = await sync_to_async(_db_ok)()
-    ok = all(checks.values())
-    body: dict[str, Any] = {"ok": ok, "checks": checks}
+    ok = bool(checks["database"])
+    degraded = not checks["redis"]
+    body: dict[str, Any] = {"ok": ok, "degraded": degraded, "checks": checks}
     if not ok:
         body.update(StoreUnavailable("Not ready: " + ", ".join(k for k, v in checks.items() if not v) + " unreachable.").as_dict())
     resp = JsonResponse(body, status=200 if ok else 503)
     resp["Cache-Control"] = "no-store"
+    if degraded:
+        resp[DEGRADED_HEADER] = "true"
     if not ok:
         resp["Retry-After"] = "2"
     return resp
-
-
