@@ -132,22 +132,33 @@ def revoke_to_close(lb: Any, count: int) -> None:
     from tests.support.hub_swarm import Swarm
 
     targets = sessions(count, "rv")
-    swarm = Swarm(f"{lb.ws_url}/hub", clients_over(targets, count)).start()
+    swarm = Swarm(f"{lb.ws_url}/hub", clients_over(targets, count), ramp=10).start()
     revoked_at: dict[str, float] = {}
     try:
-        swarm.wait(lambda: swarm.connected() == count, 120, "revoke: connections")
+        try:
+            swarm.wait(lambda: swarm.connected() == count, 300, "revoke: connections")
+        except TimeoutError:
+            pass  # (measured over the sockets that are open)
+        held = {c.sid for c in swarm.clients if c.connected}
         rows = {r.id.hex: r for r in AuthSession.objects.filter(id__in=[t.session_id for t in targets])}
         started = time.monotonic()
         for t in targets:
             revoked_at[t.session_id] = time.time()
             session_revoke(session=rows[t.session_id], reason=RevokeReason.ADMIN)
         revoking = time.monotonic() - started
-        swarm.wait(lambda: all(c.signed_out for c in swarm.clients), 60, "revoke: closes")
-        ms = [(c.closed_at - revoked_at[c.sid]) * 1000 for c in swarm.clients if c.closed_at]
+        try:
+            swarm.wait(lambda: all(c.signed_out for c in swarm.clients if c.sid in held), 30, "revoke: closes")
+        except TimeoutError:
+            pass
+        ms = [(c.closed_at - revoked_at[c.sid]) * 1000 for c in swarm.clients if c.closed_at and c.sid in held]
+        other = [(c.drop_reason, round(c.dropped_at - revoked_at[c.sid], 3) if c.dropped_at else None)
+                 for c in swarm.clients if c.sid in held and not c.closed_at]
     finally:
         swarm.stop()
     print(f"revoke-to-close: {count} sessions across 3 workers behind HAProxy ({count / revoking:.0f} revokes/s): "
-          f"{len(ms)} sockets closed, p50 {pct(ms, 0.5):.0f} ms, p99 {pct(ms, 0.99):.0f} ms, max {max(ms):.0f} ms")
+          f"{len(ms)} of {len(held)} open sockets closed with sessionRevoked, p50 {pct(ms, 0.5):.0f} ms, p99 {pct(ms, 0.99):.0f} ms, max {max(ms):.0f} ms")
+    if other:
+        print(f"  {len(other)} ended otherwise (how, seconds after its revoke): {other[:5]}")
 
 
 def main() -> None:
@@ -158,10 +169,11 @@ def main() -> None:
     parser.add_argument("--restart", type=int)
     parser.add_argument("--revokes", type=int)
     args = parser.parse_args()
-    n_idle = args.idle or (2000 if args.quick else 10_000)
-    n_storm = args.storm or (500 if args.quick else 2000)
-    n_restart = args.restart or 500
-    n_revokes = args.revokes or (200 if args.quick else 1000)
+    # (0 skips a part)
+    n_idle = args.idle if args.idle is not None else (2000 if args.quick else 10_000)
+    n_storm = args.storm if args.storm is not None else (500 if args.quick else 2000)
+    n_restart = args.restart if args.restart is not None else 500
+    n_revokes = args.revokes if args.revokes is not None else (200 if args.quick else 1000)
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # children (workers, HAProxy) inherit it
 
@@ -198,10 +210,14 @@ def main() -> None:
             lb.wait_state(f"w{i}", "UP")
         print(f"== hub at scale: 3 daphne workers behind HAProxy, private Redis, SQLite (nofile {hard}) ==")
         pool = sessions(50, "pool")
-        idle(workers[0], pool, n_idle)
-        storm(lb, pool, n_storm)
-        rolling_restart(lb, workers, pool, n_restart)
-        revoke_to_close(lb, n_revokes)
+        if n_idle:
+            idle(workers[0], pool, n_idle)
+        if n_storm:
+            storm(lb, pool, n_storm)
+        if n_restart:
+            rolling_restart(lb, workers, pool, n_restart)
+        if n_revokes:
+            revoke_to_close(lb, n_revokes)
     finally:
         lb.stop()
         for w in workers:
