@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup migrate bench clean lint
+.PHONY: run test fuzz setup migrate bench clean lint
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ run: setup
 
 test: setup
 	./scripts/test.sh
+
+# The fuzz campaign: Atheris on the parsers plus the Hypothesis properties, large budget.
+fuzz: setup
+	./scripts/fuzz.sh
 
 bench: setup
 	$(PY) bench/http_auth.py

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from authsite.secret_key import DEV_SECRET_KEY, require_production_secret_keys
 from sessions_core.store.urls import cache_config, channel_layer_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -26,10 +27,12 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 DEBUG = env_bool("DEBUG", False)
-# The development key is only ever used with DEBUG on; the deploy check
-# `authsite.E001` refuses it (and any short key) in production.
-SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-insecure-authsite-key-change-me-0123456789abcdef"
+# The development key is only ever used with DEBUG on: with DEBUG off a missing,
+# short or known key stops the server here, before it serves a request.
+SECRET_KEY = os.environ.get("SECRET_KEY") or (DEV_SECRET_KEY if DEBUG else "")
 SECRET_KEY_FALLBACKS = [k for k in os.environ.get("SECRET_KEY_FALLBACKS", "").split(",") if k]
+if not DEBUG:
+    require_production_secret_keys(SECRET_KEY, SECRET_KEY_FALLBACKS)
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
@@ -61,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "sessions_core.middleware.SessionTokenMiddleware",
 ]
 
@@ -140,6 +144,25 @@ if env_bool("SECURE_PROXY_SSL", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
 
+# Content-Security-Policy (django-csp): the access token sits in localStorage, so
+# no script runs unless it is a file this site serves: no inline script, no
+# eval, no foreign origin. Avatars come from Discord's CDN; the hub's WebSocket,
+# SSE and long polling are same-origin ('self' covers ws:/wss: in CSP Level 3).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "https://cdn.discordapp.com"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+
 # A cookie or header past this size is refused before any signature work.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
@@ -167,6 +190,7 @@ AUTHSITE: dict[str, object] = {
     "PLAYFAB_SECRET_KEY": os.environ.get("PLAYFAB_SECRET_KEY", ""),
     "DISCORD_REDIRECT_URI": os.environ.get("DISCORD_REDIRECT_URI", ""),
     "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+    "TRUSTED_PROXY_HOPS": int(os.environ.get("TRUSTED_PROXY_HOPS", "0")),
 }
 
 # Operations and test hooks: lifetimes a subprocess server can be started with

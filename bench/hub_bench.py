@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import resource
 import shutil
 import statistics
@@ -166,6 +167,8 @@ def main() -> None:
             **os.environ, "DJANGO_SETTINGS_MODULE": "authsite.settings", "DEBUG": "0", "PYTHONUNBUFFERED": "1",
             "DATABASE_URL": f"sqlite:///{work / 'bench.sqlite3'}", "REDIS_URL": redis.url,
             "AUTHSITE_REDIS_KEY_PREFIX": f"hb{uuid.uuid4().hex[:6]}", "RATELIMIT_ENABLE": "0",
+            # DEBUG off refuses to start without a strong key: one for this run.
+            "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
         }
         os.environ.update(env)
         import django

@@ -21,9 +21,10 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from ops import admin_actions
+from ops.admin_login import throttled
 from sessions_core.tokens.signing_keys import retired_key_window
-from sessions_core.models import AuthSession, RevokeReason, SessionEvent, SessionState, SigningKey, User
-from sessions_core.services import session_revoke_all
+from sessions_core.models import AuthSession, SessionEvent, SessionState, SigningKey, User
+from sessions_core.services import user_deactivate
 from ops.session_states import STATUSES, filter_status, status_of
 
 # Never rendered by the admin, on any page.
@@ -180,12 +181,19 @@ class UserAdmin(DjangoUserAdmin):
         return format_html('<a href="{}">All sessions of {}</a>', url, user.username)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        """Deactivating a user also ends their sessions (in Redis and on open sockets)."""
-        super().save_model(request, obj, form, change)
+        """Deactivating a user also ends their sessions (in Redis and on open sockets) and
+        bumps their token version, through the service first so the audit names the admin."""
+        ended: int | None = None
         if change and "is_active" in form.changed_data and not obj.is_active:
             actor = cast(User, request.user)  # the admin site admits only authenticated staff
-            ended = session_revoke_all(user=obj, reason=RevokeReason.ADMIN, actor=actor, note="account deactivated")
+            ended = user_deactivate(user=obj, actor=actor, note="account deactivated")
+        super().save_model(request, obj, form, change)
+        if ended is not None:
             self.message_user(request, f"The account is inactive; {ended} session(s) ended.")
+
+
+# The admin's password form is the one place here that takes a password: throttle it.
+admin.site.login = throttled(admin.site.login)  # type: ignore[method-assign]
 
 
 @admin.register(SessionEvent)

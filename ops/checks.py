@@ -22,17 +22,17 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError
 from django.utils import timezone
 
+from authsite.secret_key import secret_key_problem
 from sessions_core.conf import auth_settings
 from sessions_core.store.client import REDIS_ERRORS
 
 LAYER_TIMEOUT = 3.0
-WEAK_SECRET_PREFIXES = ("dev-insecure", "django-insecure")
 
 
 def secret_and_cookie_problems() -> list[CheckMessage]:
     out: list[CheckMessage] = []
     key = str(settings.SECRET_KEY)
-    if key.startswith(WEAK_SECRET_PREFIXES) or len(set(key)) < 5 or len(key) < 50:
+    if secret_key_problem(key):
         out.append(Error(
             "SECRET_KEY is the development key or too weak; it keys the refresh-token HMACs and at-rest encryption.",
             hint="Set SECRET_KEY to 50+ random characters (keep the old one in SECRET_KEY_FALLBACKS while rotating).",

@@ -51,9 +51,13 @@ def encode(message: dict[str, Any]) -> str:
 def parse_record(record: str, *, handshake: bool = False) -> dict[str, Any]:
     """Decode one record into a JSON object (with an integer ``type`` unless it is the handshake).
 
-    Raises ``ValueError`` for anything else.
+    Raises ``ValueError`` for anything else (deeply nested JSON included: the
+    decoder's ``RecursionError`` would otherwise escape as a crash).
     """
-    msg = json.loads(record)
+    try:
+        msg = json.loads(record)
+    except RecursionError as e:
+        raise ValueError("a hub message nests too deeply") from e
     if not isinstance(msg, dict):
         raise ValueError("a hub message is a JSON object")
     if not handshake and (not isinstance(msg.get("type"), int) or isinstance(msg.get("type"), bool)):

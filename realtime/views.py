@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
-
-from sessions_core import security_log
+from sessions_core import ratelimits, security_log
+from sessions_core.conf import auth_settings
 from sessions_core.errors import AuthError
-from sessions_core.views.http import client_ip, error_response
+from sessions_core.views.http import allow_methods, client_ip, error_response
 
 from realtime import negotiation
 from realtime.auth import authenticate_access_token
@@ -23,16 +22,21 @@ def _bearer(request: HttpRequest) -> str | None:
 # no cookie, so a cross-site form or fetch carries no ambient credential that
 # could be abused; the official client also sends no CSRF token here.
 @csrf_exempt
-@require_POST
+@allow_methods("POST")
 async def negotiate(request: HttpRequest) -> HttpResponse:
     """Validate the Bearer token and offer WebSockets (text) with a single-use connection token.
 
     ``negotiateVersion`` 1 answers ``connectionId`` + ``connectionToken``; version 0
     (or none) answers ``connectionId`` only, which then goes in ``?id=``.
-    Errors: 401 JSON (``{"error", "detail"}``) with ``WWW-Authenticate`` (RFC 6750 §3).
+    Errors: 401 JSON (``{"error", "detail"}``) with ``WWW-Authenticate`` (RFC 6750 §3);
+    429 past ``RATE_NEGOTIATE`` per client IP (checked before the token) or per
+    session. A refused call stores no connection token.
     """
+    rate = auth_settings.RATE_NEGOTIATE
     try:
+        await ratelimits.check(request, group="hub.negotiate.ip", rate=rate, key=client_ip(request) or "unknown")
         principal = await authenticate_access_token(_bearer(request))
+        await ratelimits.check(request, group="hub.negotiate.sid", rate=rate, key=principal.sid)
         connection_id, token = await negotiation.create(principal)
     except AuthError as e:
         security_log.event("hub.negotiate_refused", reason=e.code, ip=client_ip(request))

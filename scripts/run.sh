@@ -11,4 +11,5 @@ $PY manage.py collectstatic --noinput >/dev/null
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-8000}"
 echo "authsite on http://$HOST:$PORT/ (Redis at ${REDIS_URL##*@})"
-exec .venv/bin/daphne -b "$HOST" -p "$PORT" authsite.asgi:application
+# ops.serve is daphne with an access log that redacts OAuth codes and tokens in URLs.
+exec $PY -m ops.serve -b "$HOST" -p "$PORT" authsite.asgi:application

@@ -36,12 +36,25 @@ DEFAULTS: dict[str, Any] = {
     "JWT_LEEWAY": timedelta(seconds=0),
     # Largest token the server will even try to parse (bytes).
     "MAX_TOKEN_LENGTH": 2048,
-    # How far the ancestor check walks a refresh chain to tell reuse from garbage.
-    "REFRESH_MAX_ANCESTRY": 5000,
+    # How far the ancestor check walks a refresh chain to tell reuse from garbage
+    # (one HMAC a step). A session refreshed hourly for its 30 days makes ~720
+    # generations; older tokens are answered ``refresh_invalid`` without a walk.
+    "REFRESH_MAX_ANCESTRY": 1000,
     # Rate limits (django-ratelimit syntax), keyed as noted.
     "RATE_LOGIN": "20/m",  # per IP
     "RATE_REFRESH": "30/m",  # per session (grace replays do not count)
     "RATE_TOKEN": "60/m",  # per session
+    # Refused refresh tokens (forged, unknown, malformed), counted per client IP
+    # and per session id: each can cost an ancestor walk.
+    "RATE_REFRESH_FAILURES": "10/m",
+    # POST /hub/negotiate: per client IP before the token is checked, per session after.
+    "RATE_NEGOTIATE": "60/m",
+    # The admin's login form, per client IP (POSTs only).
+    "RATE_ADMIN_LOGIN": "10/m",
+    # Client IP: how many reverse proxies in front of the app append to
+    # X-Forwarded-For. 0: the peer address (REMOTE_ADDR), the header ignored;
+    # n: the n-th entry from the right (the address the outermost trusted proxy saw).
+    "TRUSTED_PROXY_HOPS": 0,
     # Cookies.
     "COOKIE_SECURE": True,
     "COOKIE_SAMESITE": "Strict",

@@ -103,6 +103,16 @@ class SessionRevoked(AuthError):
         self.reason = reason
 
 
+class AccountDisabled(AuthError):
+    """The user's account is deactivated: no sign-in, refresh or hub connection."""
+
+    code = "account_disabled"
+    # 401 like every definitive answer: the browser signs out on it (static/js/errors.js).
+    status = 401
+    detail = "This account has been disabled; contact the site's administrators."
+    definitive = True
+
+
 class RefreshInvalid(AuthError):
     """A refresh token that is not one this server issued for the session."""
 
@@ -138,6 +148,14 @@ class NotFound(AuthError):
     code = "not_found"
     status = 404
     detail = "Not found."
+
+
+class MethodNotAllowed(AuthError):
+    """The endpoint does not answer this HTTP method (the ``Allow`` header lists those it does)."""
+
+    code = "method_not_allowed"
+    status = 405
+    detail = "This endpoint does not accept that HTTP method."
 
 
 class RateLimited(AuthError):

@@ -41,6 +41,7 @@ class RevokeReason(models.TextChoices):
     REUSE = "refresh_reuse", "Refresh token reuse detected"
     TOKEN_VERSION = "token_version", "Token version bumped"
     IDLE = "idle", "Idle timeout"
+    ACCOUNT_DISABLED = "account_disabled", "Account deactivated"
 
 
 class AuthSession(models.Model):
@@ -66,6 +67,9 @@ class AuthSession(models.Model):
     refresh_prev_hash = models.CharField(max_length=64, blank=True)
     refresh_generation = models.PositiveIntegerField(default=0)
     refresh_rotated_at = models.DateTimeField(null=True, blank=True)
+    # The refresh chain's per-session key (tokens.refresh), encrypted at rest; empty
+    # for sessions made before it existed (they keep the SECRET_KEY-keyed chain).
+    refresh_seed_enc = models.TextField(blank=True, default="")
     # The user's token version when the session was made.
     token_version = models.PositiveIntegerField(default=1)
     # PlayFab session ticket, encrypted with a key derived from SECRET_KEY.

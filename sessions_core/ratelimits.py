@@ -21,6 +21,7 @@ from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 
 from sessions_core import security_log
+from sessions_core.client_ip import client_ip
 from sessions_core.errors import RateLimited
 from sessions_core.store.breaker import breaker
 from sessions_core.store.client import REDIS_ERRORS
@@ -90,6 +91,12 @@ def _usage(request: HttpRequest, group: str, rate: str, key: str, increment: boo
     return local.usage(group, rate, key, increment)
 
 
+def usage(request: HttpRequest, *, group: str, rate: str, key: str, increment: bool = True) -> dict[str, int] | None:
+    """django-ratelimit's usage dict for ``key`` (sync callers such as the admin's login
+    view); the per-worker counters while degraded; ``None`` when rate limits are off."""
+    return _usage(request, group, rate, key, increment)
+
+
 async def check(request: HttpRequest, *, group: str, rate: str, key: str, increment: bool = True) -> None:
     """Raise ``RateLimited`` (with Retry-After) if ``key`` is over ``rate`` in ``group``."""
     usage = await sync_to_async(_usage)(request, group, rate, key, increment)
@@ -97,7 +104,7 @@ async def check(request: HttpRequest, *, group: str, rate: str, key: str, increm
     if usage is None:
         return
     if usage["should_limit"] if increment else usage["count"] >= usage["limit"]:
-        security_log.event("ratelimit.hit", group=group, key_id=key[:64], ip=request.META.get("REMOTE_ADDR"))
+        security_log.event("ratelimit.hit", group=group, key_id=key[:64], ip=client_ip(request))
         raise RateLimited(retry_after=max(1, int(usage.get("time_left", 1))))
 
 

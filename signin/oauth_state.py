@@ -3,7 +3,8 @@
 ``state`` defends the redirect URI against cross-site request forgery (RFC 6749
 section 10.12; RFC 9700 section 4.7): it is random, single use (taken with
 GETDEL, so two callbacks racing with one state cannot both win), short-lived
-(``OAUTH_STATE_TTL``) and bound to the browser that started the flow. The
+(``OAUTH_STATE_TTL``) and bound to the browser that started the flow (checked
+before the take, so a foreign browser cannot burn someone's state). The
 binding is a random value in an HttpOnly cookie; Redis keeps only its SHA-256.
 That cookie is SameSite=Lax, not Strict: the callback is a cross-site top-level
 navigation from Discord, on which a Strict cookie would not be sent.
@@ -93,7 +94,12 @@ async def pending_save(*, pending: PendingSignin) -> str:
 
 
 async def pending_take(*, state: str | None, binding: str | None) -> PendingSignin:
-    """Consume ``state`` (whatever the outcome) and return its pending sign-in.
+    """Consume ``state`` and return its pending sign-in.
+
+    The browser binding is checked before the state is consumed: a callback from
+    another browser (a leaked or phished callback URL) is refused and leaves the
+    state for the browser that started the flow. The take itself is a GETDEL, so
+    of two callbacks racing with one state only one wins.
 
     Raises ``OAuthStateInvalid`` when the state is missing, malformed, unknown,
     already used or expired, or was issued to another browser (``binding`` does
@@ -101,8 +107,9 @@ async def pending_take(*, state: str | None, binding: str | None) -> PendingSign
     """
     if not state or not well_formed(state):
         raise OAuthStateInvalid()
+    key = redis_keys.oauth_state(digest(state))
     try:
-        raw = await get_async_redis().getdel(redis_keys.oauth_state(digest(state)))
+        raw = await get_async_redis().get(key)
     except REDIS_ERRORS as e:
         raise StoreUnavailable() from e
     if raw is None:
@@ -113,5 +120,11 @@ async def pending_take(*, state: str | None, binding: str | None) -> PendingSign
         raise OAuthStateInvalid() from e
     presented = digest(binding) if binding and well_formed(binding) else ""
     if not hmac.compare_digest(presented, pending.binding_digest):
+        raise OAuthStateInvalid()
+    try:
+        taken = await get_async_redis().getdel(key)
+    except REDIS_ERRORS as e:
+        raise StoreUnavailable() from e
+    if taken is None or taken != raw:
         raise OAuthStateInvalid()
     return pending

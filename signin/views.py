@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
 
 from sessions_core import ratelimits, security_log
 from sessions_core.conf import auth_settings
@@ -19,7 +18,7 @@ from sessions_core.errors import AuthError, StoreUnavailable
 from signin.providers.config import origin_of
 from signin.oauth_state import BINDING_COOKIE, BINDING_COOKIE_PATH
 from signin.flow import DEFAULT_NEXT, safe_next, signin_begin, signin_finish, signin_take_state
-from sessions_core.views.http import client_ip, set_auth_cookies, tokens_payload
+from sessions_core.views.http import allow_methods, client_ip, set_auth_cookies, tokens_payload
 
 TITLES = {
     "discord_denied": "Sign-in cancelled",
@@ -30,6 +29,7 @@ TITLES = {
     "playfab_unavailable": "PlayFab is not answering",
     "discord_code_invalid": "Discord did not accept the sign-in",
     "store_unavailable": "The site is having trouble",
+    "account_disabled": "This account is disabled",
 }
 
 
@@ -54,7 +54,7 @@ def error_page(request: HttpRequest, err: AuthError, *, retry_url: str | None) -
     return resp
 
 
-@require_GET
+@allow_methods("GET")
 async def discord_login(request: HttpRequest) -> HttpResponse:
     """``GET /auth/discord/login?next=``: redirect to Discord with state and PKCE (S256)."""
     raw_next = request.GET.get("next")
@@ -87,7 +87,7 @@ async def discord_login(request: HttpRequest) -> HttpResponse:
     return resp
 
 
-@require_GET
+@allow_methods("GET")
 async def discord_callback(request: HttpRequest) -> HttpResponse:
     """``GET /auth/discord/callback``: finish the sign-in and land on ``next`` same-site.
 

@@ -18,8 +18,9 @@ REALTIME_MAY_USE = (
     "sessions_core.services", "sessions_core.store", "sessions_core.conf", "sessions_core.errors",
     "sessions_core.reasons", "sessions_core.signals", "sessions_core.security_log", "sessions_core.db",
     "sessions_core.tokens",
-    # The HTTP edge's wire helpers (JSON errors, client IP), for the negotiate view.
-    "sessions_core.views.http",
+    # The HTTP edge's wire helpers (JSON errors, client IP) and rate limits, for the
+    # negotiate view (an HTTP edge like the API's, limited the same way).
+    "sessions_core.views.http", "sessions_core.ratelimits",
 )
 
 

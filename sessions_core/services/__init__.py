@@ -22,6 +22,7 @@ from sessions_core.services.sessions import (
     session_revoke,
     session_revoke_all,
     user_bump_token_version,
+    user_deactivate,
 )
 
 __all__ = [
@@ -34,4 +35,5 @@ __all__ = [
     "session_revoke",
     "session_revoke_all",
     "user_bump_token_version",
+    "user_deactivate",
 ]

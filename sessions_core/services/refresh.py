@@ -14,7 +14,8 @@ Outcomes for a presented token of generation g (current generation n):
 - predecessor after the window, or an older ancestor: reuse; that session alone
   is revoked (cause ``client_lost_answer`` when the session was not used since the
   rotation, ``replay_outside_window`` otherwise, ``ancestor_replay`` for older).
-- anything else: ``RefreshInvalid``, nothing changes.
+- anything else: ``RefreshInvalid``, nothing changes, and nothing is said about
+  the session's state (revoked, expired) to a caller who holds no token of it.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from django.utils import timezone
 
 from sessions_core import security_log, store
 from sessions_core.conf import auth_settings
-from sessions_core.errors import RefreshInvalid, RefreshReused, SessionExpired, SessionRevoked
+from sessions_core.errors import AccountDisabled, RefreshInvalid, RefreshReused, SessionExpired, SessionRevoked
 from sessions_core.instrument import timed
 from sessions_core.models import AuthSession, RevokeReason, SessionEvent, SessionState
 from sessions_core.reasons import ReuseCause
@@ -36,7 +37,9 @@ from sessions_core.services.issue import IssuedTokens, tokens_for
 from sessions_core.services.sessions import session_revoke
 from sessions_core.signals import session_rotated
 from sessions_core.store.records import ms
-from sessions_core.tokens import RefreshParts, next_refresh, parse_refresh_token, refresh_hash, refresh_matches
+from sessions_core.tokens import (
+    RefreshParts, next_refresh, open_refresh_seed, parse_refresh_token, refresh_hash, refresh_matches,
+)
 
 
 @dataclass(frozen=True)
@@ -53,11 +56,22 @@ def _load_row(parts: RefreshParts) -> AuthSession:
         raise RefreshInvalid() from e
 
 
+def _seed(row: AuthSession) -> bytes | None:
+    try:
+        return open_refresh_seed(row.refresh_seed_enc)
+    except ValueError as e:
+        # Sealed under a SECRET_KEY no longer configured (neither current nor fallback).
+        raise RefreshInvalid("The session cannot be refreshed with the configured SECRET_KEY.") from e
+
+
 def _ensure_live(row: AuthSession) -> None:
+    """Raise why a session whose token matched may not refresh (revoked, expired, user disabled)."""
     if row.state != SessionState.ACTIVE:
         raise SessionRevoked(reason=row.revoke_reason or "revoked")
     if row.is_expired:
         raise SessionExpired()
+    if not row.user.is_active:
+        raise AccountDisabled()
 
 
 def _record_reuse(row: AuthSession, *, cause: str, ip: str | None) -> None:
@@ -73,37 +87,59 @@ def _reuse(row: AuthSession, *, cause: str, ip: str | None) -> RefreshReused:
     return RefreshReused(reason=RevokeReason.REUSE)
 
 
-def _is_ancestor(parts: RefreshParts, row: AuthSession) -> bool:
+def _is_current(parts: RefreshParts, row: AuthSession) -> bool:
+    return refresh_matches(parts.secret, row.refresh_hash) and parts.generation == row.refresh_generation
+
+
+def _is_predecessor(parts: RefreshParts, row: AuthSession) -> bool:
+    return refresh_matches(parts.secret, row.refresh_prev_hash) and parts.generation + 1 == row.refresh_generation
+
+
+def _is_ancestor(parts: RefreshParts, row: AuthSession, seed: bytes | None) -> bool:
     """Walk the chain forward from ``parts``; True if it reaches the current token."""
     steps = row.refresh_generation - parts.generation
     if steps < 2 or steps > auth_settings.REFRESH_MAX_ANCESTRY:
         return False
     cur = parts
     for _ in range(steps):
-        cur = next_refresh(cur)
+        cur = next_refresh(cur, seed)
     return refresh_matches(cur.secret, row.refresh_hash)
 
 
 @timed("refresh")
 def session_refresh(*, refresh_token: str, ip: str | None = None) -> RefreshOutcome:
     """Rotate a refresh token; raises ``RefreshInvalid``, ``RefreshReused``, ``SessionRevoked``,
-    ``SessionExpired`` or ``StoreUnavailable`` (the database away; then nothing changed)."""
+    ``SessionExpired``, ``AccountDisabled`` or ``StoreUnavailable`` (the database away; then
+    nothing changed).
+
+    A token that is not the session's current one, its predecessor or an ancestor
+    gets ``RefreshInvalid`` whatever the session's state: only a caller holding a
+    token of the chain learns that it was revoked or expired.
+    """
     parts = parse_refresh_token(refresh_token)
     presented = refresh_hash(parts.secret)
     now = timezone.now()
 
     # Fast answer for a sibling tab's replay: Redis says the chain just moved on.
-    state = store.rotation_state(parts.uid, parts.sid)
+    try:
+        state = store.rotation_state(parts.uid, parts.sid)
+    except SessionRevoked as e:  # no such session in SQL either
+        raise RefreshInvalid() from e
     row = _load_row(parts)
-    if hmac.compare_digest(state.refresh_prev_hash, presented) and ms(now) - state.rotated_ms <= _grace_ms():
-        if _answers_for_current(row, parts):
+    seed = _seed(row)
+    if state.live and hmac.compare_digest(state.refresh_prev_hash, presented) and ms(now) - state.rotated_ms <= _grace_ms():
+        if _answers_for_current(row, parts, seed):
             return _grace_answer(row, parts, ip)
         # Redis is written before the winner's transaction commits: SQL has not caught
         # up yet, so take the slow path, whose conditional UPDATE waits for that commit.
+
+    current = _is_current(parts, row)
+    if not current and not _is_predecessor(parts, row) and not _is_ancestor(parts, row, seed):
+        raise RefreshInvalid()
     _ensure_live(row)
 
-    if refresh_matches(parts.secret, row.refresh_hash) and parts.generation == row.refresh_generation:
-        successor = next_refresh(parts)
+    if current:
+        successor = next_refresh(parts, seed)
         new_expiry = row.expires_at
         if row.expires_at - now < auth_settings.SESSION_SLIDE_WHEN_REMAINING:
             new_expiry = min(now + auth_settings.SESSION_IDLE_TTL, row.absolute_expires_at)
@@ -138,14 +174,14 @@ def session_refresh(*, refresh_token: str, ip: str | None = None) -> RefreshOutc
         row = _load_row(parts)
         _ensure_live(row)
 
-    if refresh_matches(parts.secret, row.refresh_prev_hash) and parts.generation + 1 == row.refresh_generation:
+    if _is_predecessor(parts, row):
         rotated_at = row.refresh_rotated_at or row.created_at
         if now - rotated_at <= auth_settings.REFRESH_GRACE:
             return _grace_answer(row, parts, ip)
         unused = row.last_active_at <= rotated_at + timedelta(seconds=1)
         raise _reuse(row, cause=ReuseCause.CLIENT_LOST_ANSWER if unused else ReuseCause.REPLAY_OUTSIDE_WINDOW, ip=ip)
 
-    if _is_ancestor(parts, row):
+    if _is_ancestor(parts, row, seed):
         raise _reuse(row, cause=ReuseCause.ANCESTOR_REPLAY, ip=ip)
     raise RefreshInvalid()
 
@@ -154,17 +190,18 @@ def _grace_ms() -> int:
     return int(auth_settings.REFRESH_GRACE.total_seconds() * 1000)
 
 
-def _answers_for_current(row: AuthSession, parts: RefreshParts) -> bool:
+def _answers_for_current(row: AuthSession, parts: RefreshParts, seed: bytes | None) -> bool:
     """True if ``parts`` is the immediate predecessor of the row's current token."""
-    successor = next_refresh(parts)
+    successor = next_refresh(parts, seed)
     return successor.generation == row.refresh_generation and refresh_matches(successor.secret, row.refresh_hash)
 
 
 def _grace_answer(row: AuthSession, parts: RefreshParts, ip: str | None) -> RefreshOutcome:
-    _ensure_live(row)
-    if not _answers_for_current(row, parts):
+    seed = _seed(row)
+    if not _answers_for_current(row, parts, seed):
         # The predecessor check passed but the chain has moved on since: not ours to answer.
         raise RefreshInvalid()
-    successor = next_refresh(parts)
+    _ensure_live(row)
+    successor = next_refresh(parts, seed)
     _record_reuse(row, cause=ReuseCause.CONCURRENT_REFRESH, ip=ip)
     return RefreshOutcome(tokens=tokens_for(row, row.user, successor), kind="grace")

@@ -16,10 +16,11 @@ from django.utils import timezone
 
 from sessions_core import security_log, store
 from sessions_core.conf import auth_settings
+from sessions_core.errors import AccountDisabled
 from sessions_core.models import AuthSession, RevokeReason, SessionEvent, SessionState, User
 from sessions_core.reasons import EvictCause
 from sessions_core.signals import session_revoked
-from sessions_core.tokens import new_refresh, refresh_hash
+from sessions_core.tokens import new_refresh, new_refresh_seed, refresh_hash, seal_refresh_seed
 from sessions_core.services.issue import IssuedTokens, tokens_for
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,9 @@ def session_create(
 ) -> IssuedTokens:
     """Start a session for ``user``; evicts the least recently active beyond the cap.
 
-    Raises ``DatabaseError`` (nothing created) when the database cannot be written; with
-    Redis away the session is created in SQL alone (a Redis miss rebuilds it later).
+    Raises ``AccountDisabled`` for a deactivated user and ``DatabaseError`` when the
+    database cannot be written (nothing created either way); with Redis away the
+    session is created in SQL alone (a Redis miss rebuilds it later).
     """
     now = timezone.now()
     sid = uuid.uuid4()
@@ -44,9 +46,12 @@ def session_create(
     evicted: list[AuthSession] = []
     with transaction.atomic():
         # The UPDATE takes the user's row lock (and SQLite's write lock) first, so
-        # concurrent sign-ins of one user count and evict one after the other.
+        # concurrent sign-ins of one user count and evict one after the other,
+        # and a deactivation either precedes this check or revokes what it made.
         User.objects.filter(pk=user.pk).update(last_login=now)
-        user.refresh_from_db(fields=["token_version", "last_login"])
+        user.refresh_from_db(fields=["token_version", "last_login", "is_active"])
+        if not user.is_active:
+            raise AccountDisabled()
         live = list(
             AuthSession.objects.filter(
                 user=user, state=SessionState.ACTIVE, expires_at__gt=now, absolute_expires_at__gt=now
@@ -72,6 +77,7 @@ def session_create(
             user_agent=(user_agent or "")[:300],
             ip=ip,
             refresh_hash=refresh_hash(refresh.secret),
+            refresh_seed_enc=seal_refresh_seed(new_refresh_seed()),
             token_version=user.token_version,
             playfab_ticket_enc=playfab_ticket_enc,
             playfab_ticket_expires_at=playfab_ticket_expires_at,
@@ -143,6 +149,23 @@ def user_bump_token_version(*, user: User, actor: User | None = None, note: str 
     SessionEvent.objects.create(kind=SessionEvent.Kind.TOKEN_VERSION, user=user, actor=actor, note=note[:300])
     session_revoke_all(user=user, reason=RevokeReason.TOKEN_VERSION, actor=actor, note=note)
     return user.token_version
+
+
+def user_deactivate(*, user: User, actor: User | None = None, note: str = "") -> int:
+    """Keep a deactivated user out everywhere at once; returns how many sessions ended.
+
+    Sets ``is_active`` off (if it is not already), bumps the token version (SQL and
+    the Redis user hash, so the hub's hot-path check refuses every access token
+    without asking SQL) and revokes every session with reason ``account_disabled``
+    (tombstones in Redis, open sockets closed). Sign-in and refresh also refuse an
+    inactive user, from SQL. Raises ``StoreUnavailable`` when Redis cannot be written.
+    """
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(is_active=False, token_version=F("token_version") + 1)
+        user.refresh_from_db(fields=["is_active", "token_version"])
+        store.set_user_token_version(user.pk, user.token_version)
+    SessionEvent.objects.create(kind=SessionEvent.Kind.TOKEN_VERSION, user=user, actor=actor, note=(note or "account deactivated")[:300])
+    return session_revoke_all(user=user, reason=RevokeReason.ACCOUNT_DISABLED, actor=actor, note=note or "account deactivated")
 
 
 def session_flush_activity(*, sid: str, last_active_ms: int) -> None:

@@ -123,5 +123,6 @@ class Validated:
 class RotationState:
     """What a refresh decides on first: is the session live, and when did the chain last move."""
 
+    live: bool
     refresh_prev_hash: str
     rotated_ms: int

@@ -166,13 +166,16 @@ async def acheck_access(uid: int, sid: str, jti: str, token_version: int) -> Non
 def rotation_state(uid: int, sid: str) -> RotationState:
     """The chain's last move as Redis has it (rebuilt from SQL on a miss).
 
-    While degraded the answer is "unknown" (no predecessor, never rotated): the
-    refresh service then decides from its SQL row alone, as it does after a
-    fast-path miss. Raises ``SessionRevoked``/``SessionExpired`` for a session
-    that is not live, ``StoreUnavailable`` when the database cannot be reached.
+    It never says why a session is not live (``live`` is False): the refresh
+    service tells that only to a caller whose token matches (no state oracle for
+    whoever knows a uid and sid). While degraded the answer is "unknown" (not
+    live, no predecessor, never rotated): the refresh service then decides from
+    its SQL row alone, as it does after a fast-path miss. Raises ``SessionRevoked``
+    (reason ``unknown``) when SQL has no such session, ``StoreUnavailable`` when
+    the database cannot be reached.
     """
-    fields = ["st", "rr", "prev", "rot", "exp", "abs"]
-    unknown = RotationState(refresh_prev_hash="", rotated_ms=0)
+    fields = ["st", "prev", "rot", "exp", "abs"]
+    unknown = RotationState(live=False, refresh_prev_hash="", rotated_ms=0)
     for attempt in range(2):
         if is_degraded():
             return unknown
@@ -182,12 +185,9 @@ def rotation_state(uid: int, sid: str) -> RotationState:
             breaker.trip()
             return unknown
         if vals[0] is not None:
-            st, rr, prev, rot, exp, absolute = (v or "" for v in vals)
-            if st != "a":
-                _raise_for("revoked", rr)
-            if now_ms() >= min(int(exp or 0), int(absolute or 0)):
-                raise SessionExpired()
-            return RotationState(refresh_prev_hash=prev, rotated_ms=int(rot or 0))
+            st, prev, rot, exp, absolute = (v or "" for v in vals)
+            live = st == "a" and now_ms() < min(int(exp or 0), int(absolute or 0))
+            return RotationState(live=live, refresh_prev_hash=prev, rotated_ms=int(rot or 0))
         if attempt == 0:
             rehydrate(uid=uid, sid=sid)
     if is_degraded():

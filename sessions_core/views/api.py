@@ -8,7 +8,6 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sessions_core import ratelimits, selectors, store
 
@@ -20,7 +19,7 @@ from sessions_core.models import RevokeReason, User
 from sessions_core.services import access_token_mint, session_refresh, session_revoke, session_revoke_all
 from sessions_core.services.issue import user_info
 from sessions_core.tokens import parse_refresh_token, read_access_token
-from sessions_core.views.http import api, clear_auth_cookies, client_ip, set_auth_cookies, tokens_payload
+from sessions_core.views.http import allow_methods, api, clear_auth_cookies, client_ip, set_auth_cookies, tokens_payload
 
 
 def _auth(request: HttpRequest) -> AuthContext:
@@ -28,11 +27,31 @@ def _auth(request: HttpRequest) -> AuthContext:
 
 
 async def _refresh_response(request: HttpRequest, token: str) -> JsonResponse:
-    """Rotate (or replay inside the grace window) and answer with the new token set."""
-    parts = parse_refresh_token(token)
+    """Rotate (or replay inside the grace window) and answer with the new token set.
+
+    Refused tokens (malformed, forged, unknown) are counted per client IP and per
+    session id, and past ``RATE_REFRESH_FAILURES`` either key gets 429 before any
+    work: each forged token could otherwise cost an ancestor walk.
+    """
+    ip = client_ip(request)
+    fail_rate, fail_group = auth_settings.RATE_REFRESH_FAILURES, "auth.refresh_fail"
+    ip_key = f"ip:{ip or 'unknown'}"
+    await ratelimits.check(request, group=fail_group, rate=fail_rate, key=ip_key, increment=False)
+    try:
+        parts = parse_refresh_token(token)
+    except RefreshInvalid:
+        await ratelimits.count(request, group=fail_group, rate=fail_rate, key=ip_key)
+        raise
+    sid_key = f"sid:{parts.sid}"
+    await ratelimits.check(request, group=fail_group, rate=fail_rate, key=sid_key, increment=False)
     rate, group = auth_settings.RATE_REFRESH, "auth.refresh"
     await ratelimits.check(request, group=group, rate=rate, key=parts.sid, increment=False)
-    outcome = await sync_to_async(session_refresh)(refresh_token=token, ip=client_ip(request))
+    try:
+        outcome = await sync_to_async(session_refresh)(refresh_token=token, ip=ip)
+    except RefreshInvalid:
+        await ratelimits.count(request, group=fail_group, rate=fail_rate, key=ip_key)
+        await ratelimits.count(request, group=fail_group, rate=fail_rate, key=sid_key)
+        raise
     if outcome.kind == "rotated":
         await ratelimits.count(request, group=group, rate=rate, key=parts.sid)
     resp = JsonResponse(tokens_payload(outcome.tokens, refreshed=True))
@@ -40,7 +59,7 @@ async def _refresh_response(request: HttpRequest, token: str) -> JsonResponse:
     return resp
 
 
-@require_POST
+@allow_methods("POST")
 @api
 async def validate(request: HttpRequest) -> HttpResponse:
     """Current session state; refreshes instead of answering 401 when the refresh cookie is good."""
@@ -70,7 +89,7 @@ async def validate(request: HttpRequest) -> HttpResponse:
         raise SessionExpired("The session could not be restored; sign in again.") from e
 
 
-@require_POST
+@allow_methods("POST")
 @api
 async def refresh(request: HttpRequest) -> HttpResponse:
     token = request.COOKIES.get(REFRESH_COOKIE)
@@ -79,7 +98,7 @@ async def refresh(request: HttpRequest) -> HttpResponse:
     return await _refresh_response(request, token)
 
 
-@require_POST
+@allow_methods("POST")
 @api
 async def token(request: HttpRequest) -> HttpResponse:
     """A fresh access token for the hub (the ``accessTokenFactory`` target)."""
@@ -92,7 +111,7 @@ async def token(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"access_token": access, "access_expires_in": max(0, exp - now), "server_time": now})
 
 
-@require_POST
+@allow_methods("POST")
 @api
 async def activity(request: HttpRequest) -> HttpResponse:
     """Heartbeat: authenticating the request already recorded the activity in Redis."""
@@ -111,7 +130,7 @@ async def _revoke_presented_access_token(request: HttpRequest) -> None:
     await sync_to_async(store.blacklist_jti)(uid=claims.sub, jti=claims.jti, exp=claims.exp)
 
 
-@require_POST
+@allow_methods("POST")
 @api
 async def logout(request: HttpRequest) -> HttpResponse:
     """End this session (and blacklist a presented access token); always clears the cookies."""
@@ -132,7 +151,7 @@ async def logout(request: HttpRequest) -> HttpResponse:
     return resp
 
 
-@require_POST
+@allow_methods("POST")
 @api
 async def logout_all(request: HttpRequest) -> HttpResponse:
     s = _auth(request).require()
@@ -144,7 +163,7 @@ async def logout_all(request: HttpRequest) -> HttpResponse:
     return resp
 
 
-@require_GET
+@allow_methods("GET")
 @api
 async def sessions(request: HttpRequest) -> HttpResponse:
     s = _auth(request).require()
@@ -152,7 +171,7 @@ async def sessions(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"sessions": rows})
 
 
-@require_http_methods(["DELETE"])
+@allow_methods("DELETE")
 @api
 async def session_detail(request: HttpRequest, session_id: str) -> HttpResponse:
     s = _auth(request).require()
@@ -172,7 +191,7 @@ async def session_detail(request: HttpRequest, session_id: str) -> HttpResponse:
     return resp
 
 
-@require_GET
+@allow_methods("GET")
 async def jwks(request: HttpRequest) -> HttpResponse:
     data = await sync_to_async(signing_keys.jwks)()
     resp = JsonResponse(data)
@@ -180,7 +199,7 @@ async def jwks(request: HttpRequest) -> HttpResponse:
     return resp
 
 
-@require_GET
+@allow_methods("GET")
 async def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"ok": True})
 
@@ -199,7 +218,7 @@ def _db_ok() -> bool:
 DEGRADED_HEADER = "X-Authsite-Degraded"
 
 
-@require_GET
+@allow_methods("GET")
 async def readyz(request: HttpRequest) -> HttpResponse:
     """Ready when the database answers. Redis away is not unready: sessions are served
     from SQL (degraded mode), said with ``"degraded": true`` and the ``X-Authsite-Degraded``

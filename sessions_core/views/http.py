@@ -8,9 +8,12 @@ from typing import Any, Awaitable, Callable
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from sessions_core.client_ip import client_ip
 from sessions_core.conf import REFRESH_COOKIE, REFRESH_COOKIE_PATH, SESSION_COOKIE, SESSION_COOKIE_PATH, auth_settings
-from sessions_core.errors import AuthError, RateLimited, StoreUnavailable
+from sessions_core.errors import AuthError, MethodNotAllowed, RateLimited, StoreUnavailable
 from sessions_core.services import IssuedTokens
+
+__all__ = ["allow_methods", "api", "clear_auth_cookies", "client_ip", "error_response", "set_auth_cookies", "tokens_payload"]
 
 View = Callable[..., Awaitable[HttpResponse]]
 # What URLconf sees: django-stubs types views as sync callables.
@@ -46,6 +49,26 @@ def api(view: View) -> Routable:
     return wrapped
 
 
+def allow_methods(*methods: str) -> Callable[[Routable], Routable]:
+    """Like Django's ``require_http_methods`` for async views, but the 405 is the API's
+    JSON error (``{"error": "method_not_allowed", ...}``) with an ``Allow`` header."""
+    allowed = [m.upper() for m in methods]
+
+    def decorator(view: Routable) -> Routable:
+        @functools.wraps(view)
+        async def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method not in allowed:
+                resp = error_response(MethodNotAllowed(f"Use {' or '.join(allowed)}."))
+                resp["Allow"] = ", ".join(allowed)
+                return resp
+            response: HttpResponse = await view(request, *args, **kwargs)
+            return response
+
+        return wrapped
+
+    return decorator
+
+
 def _cookie_kwargs(path: str) -> dict[str, Any]:
     return {
         "path": path,
@@ -75,10 +98,6 @@ def clear_auth_cookies(resp: HttpResponse) -> None:
     for name in (SESSION_COOKIE, REFRESH_COOKIE):
         resp.cookies[name]["httponly"] = True
         resp.cookies[name]["secure"] = bool(auth_settings.COOKIE_SECURE)
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def tokens_payload(tokens: IssuedTokens, *, refreshed: bool) -> dict[str, Any]:

@@ -45,6 +45,7 @@ export const ERROR_KINDS = Object.freeze({
   session_expired: "definitive",
   session_revoked: "definitive",
   refresh_reused: "definitive",
+  account_disabled: "definitive",
   // Server: 401s a stale or racing request can produce.
   refresh_invalid: "recheck",
   token_invalid: "recheck",
@@ -60,6 +61,7 @@ export const ERROR_KINDS = Object.freeze({
   forbidden: "retry",
   oauth_state_invalid: "retry",
   next_invalid: "retry",
+  method_not_allowed: "retry",
   // Server, sign-in (signin/errors.py): a failed sign-in, never a session's end.
   discord_denied: "retry",
   discord_unavailable: "retry",

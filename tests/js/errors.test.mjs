@@ -5,15 +5,18 @@ import {
 } from "../../static/js/errors.js";
 import { PATHS } from "../../static/js/constants.js";
 
-test("only revoked/expired/reused/absent sessions are definitive", () => {
-  for (const code of ["not_authenticated", "session_expired", "session_revoked", "refresh_reused"]) {
-    const e = classifyResponse(401, { error: code, detail: "x" });
+test("only revoked/expired/reused/absent sessions and disabled accounts are definitive", () => {
+  for (const [status, code] of [[401, "not_authenticated"], [401, "session_expired"], [401, "session_revoked"],
+    [401, "refresh_reused"], [401, "account_disabled"]]) {
+    const e = classifyResponse(status, { error: code, detail: "x" });
     assert.equal(e.kind, "definitive", code);
     assert.equal(e.definitive, true);
     assert.equal(e.code, code);
   }
   const definitive = Object.keys(ERROR_KINDS).filter((code) => ERROR_KINDS[code] === "definitive");
-  assert.deepEqual(definitive.sort(), ["not_authenticated", "refresh_reused", "session_expired", "session_revoked", "signed_out"]);
+  assert.deepEqual(definitive.sort(), [
+    "account_disabled", "not_authenticated", "refresh_reused", "session_expired", "session_revoked", "signed_out",
+  ]);
 });
 
 test("doubtful 401s are re-checked, never taken as a logout", () => {

@@ -74,7 +74,12 @@ def test_dockerfile_syntax_and_rules():
     assert names.index("USER") > max(i for i, n in enumerate(names) if n == "RUN")
     runs = " && ".join(args for name, args in steps if name == "RUN")
     assert "pip install ." in runs and "collectstatic --noinput" in runs and "useradd" in runs
-    assert exec_form(dict(steps)["CMD"]) == ["daphne", "-b", "0.0.0.0", "-p", "8000", "authsite.asgi:application"]
+    assert exec_form(dict(steps)["CMD"]) == [
+        "python", "-m", "ops.serve", "-b", "0.0.0.0", "-p", "8000", "authsite.asgi:application"
+    ]
+    # Every package pyproject installs is copied in before `pip install .`.
+    copied = {shlex.split(args)[0].rstrip("/") for name, args in steps if name == "COPY"}
+    assert {"authsite", "sessions_core", "signin", "ops", "realtime"} <= copied
     assert dict(steps)["EXPOSE"] == "8000"
     check = healthcheck_cmd()
     assert check[:2] == ["python", "-c"] and "urllib" in check[2] and "/healthz" in check[2]
