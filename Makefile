@@ -55,6 +55,8 @@ fuzz: setup-dev
 
 bench: setup-dev
 	$(PY) bench/http_auth.py
+	./scripts/ensure_haproxy.sh
+	$(PY) bench/hub_scale.py
 
 # Chaos soak (bench/soak.py): simulated browsers through a faulty proxy, Redis and
 # worker restarts; fails on any false logout. SOAK_MINUTES / SOAK_BROWSERS to size it.

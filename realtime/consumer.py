@@ -7,7 +7,7 @@ timers (one task): the handshake deadline, a ping every ``HUB_PING_INTERVAL``
 lost fan-out message), the client timeout, ``tokenExpiring`` ahead of the access
 token's expiry and the close when it expires unrenewed (``allowReconnect: true``).
 A revoked session's close (``allowReconnect: false``) arrives as ``hub.revoked``
-through the session's channel-layer group.
+from :mod:`realtime.fanout`.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from sessions_core.errors import AuthError, SessionExpired, SessionRevoked, Stor
 from sessions_core.store.breaker import breaker
 from sessions_core.store.client import REDIS_ERRORS
 
-from realtime import presence, protocol
+from realtime import fanout, presence, protocol
 from realtime.auth import HubPrincipal, check_session
 from realtime.signals import hub_connection_closed, hub_connection_opened
 from realtime.groups import app_group, presence_group, session_group, user_group
@@ -104,6 +104,7 @@ class HubConsumer(HubMethods, AsyncConsumer):
                 "hub.refused", reason=getattr(e, "code", "store_unavailable"), user_id=self.principal.uid,
                 session_id=self.principal.sid,
             )
+            fanout.detach(self)
             await self._leave_groups()
             await self.send({"type": "websocket.close", "code": 1008})
             raise StopConsumer() from e
@@ -115,6 +116,7 @@ class HubConsumer(HubMethods, AsyncConsumer):
     async def _join_store_groups(self) -> None:
         """Join the session's and user's groups, register presence, join the session's
         application groups and the presence group. Raises ``StoreUnavailable`` or a Redis error."""
+        await fanout.attach(self)  # Before the re-check: a later revoke reaches this socket.
         for group in (session_group(self.principal.sid), user_group(self.principal.uid)):
             await self._join(group)
         for name in await presence.register(self.principal, self.connection_id):
@@ -335,6 +337,7 @@ class HubConsumer(HubMethods, AsyncConsumer):
         if getattr(self, "_cleaned", False):
             return
         self._cleaned = True
+        fanout.detach(self)
         if getattr(self, "counted", False):
             hub_connection_closed.send(sender=HubConsumer)
         if self.timer is not None and self.timer is not asyncio.current_task():

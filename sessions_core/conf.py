@@ -134,6 +134,17 @@ DEFAULTS: dict[str, Any] = {
     # Largest hub message accepted (ASP.NET's MaximumReceiveMessageSize default).
     "HUB_MAX_MESSAGE_BYTES": 32 * 1024,
     "HUB_MAX_GROUPS_PER_SESSION": 20,
+    # Revocation fan-out stream (realtime/fanout.py): entries kept (approximate
+    # MAXLEN). A worker that falls further behind than this re-checks every socket.
+    "HUB_FANOUT_STREAM_LENGTH": 10_000,
+    # Graceful drain (realtime/drain.py): after SIGTERM a worker closes its hub
+    # sockets with a close that allows reconnect, then waits at most this long
+    # for them to finish before it stops. Keep it below the orchestrator's kill
+    # timeout (compose.yaml: stop_grace_period 20s).
+    "HUB_DRAIN_TIMEOUT": timedelta(seconds=12),
+    # ... closing them in batches over this long, so the workers that take them
+    # over see a ramp of reconnects rather than all at once.
+    "HUB_DRAIN_SPREAD": timedelta(seconds=5),
 }
 
 SESSION_COOKIE = "as_session"
