@@ -12,6 +12,7 @@ import logging
 import re
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from sessions_core import security_log
@@ -89,8 +90,8 @@ def close_revoked_session(sender: Any, *, uid: int, sid: str, reason: str, **kwa
 
 def _send_sessions_changed(uid: int) -> None:
     layer = get_channel_layer()
-    if layer is None:
-        return
+    if layer is None or not breaker.available():
+        return  # degraded: pages re-read their list when their connection comes back
     try:
         async_to_sync(layer.group_send)(user_group(uid), {"type": "hub.sessions"})
     except REDIS_ERRORS as e:
