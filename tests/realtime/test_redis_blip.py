@@ -35,7 +35,10 @@ async def test_a_redis_blip_logs_one_line_and_keeps_the_sockets(
     await asyncio.to_thread(private_redis.stop)
     await asyncio.sleep(2)  # several ticks of every connection
     loud = _loud(caplog)
-    assert len(loud) == 1 and "Redis unreachable" in loud[0].getMessage(), [r.getMessage() for r in loud]
+    # One line per component that noticed (the store's breaker, the fan-out reader), none per
+    # connection or per tick: three sockets ticking every 0.3 s for 2 s add nothing.
+    assert len(loud) == len({r.name for r in loud}) <= 2, [r.getMessage() for r in loud]
+    assert any("Redis unreachable" in r.getMessage() for r in loud)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     for hub in hubs:
         with pytest.raises(TimeoutError):  # no close: the socket waits out the outage
