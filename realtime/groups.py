@@ -12,6 +12,7 @@ import logging
 import re
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from sessions_core import security_log
