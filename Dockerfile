@@ -19,6 +19,8 @@ COPY sessions_core/ sessions_core/
 COPY signin/ signin/
 COPY ops/ ops/
 COPY realtime/ realtime/
+COPY signin/ signin/
+COPY ops/ ops/
 RUN pip install .
 
 COPY manage.py ./

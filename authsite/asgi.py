@@ -12,11 +12,17 @@ django_asgi = get_asgi_application()
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from realtime import drain  # noqa: E402
 from realtime.routing import websocket_application  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": ASGIStaticFilesHandler(django_asgi),
-        "websocket": websocket_application(),
-    }
+# DrainMiddleware outermost: a stopping worker fails /readyz and lets its hub
+# connections and requests in flight finish (realtime/drain.py).
+application = drain.DrainMiddleware(
+    ProtocolTypeRouter(
+        {
+            "http": ASGIStaticFilesHandler(django_asgi),
+            "websocket": websocket_application(),
+        }
+    )
 )
+drain.install()

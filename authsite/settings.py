@@ -36,7 +36,18 @@ if not DEBUG:
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# `make run` starts a private Redis when REDIS_URL is unset and records its URL in
+# .run/redis.url; every other process of this checkout (manage.py in a second
+# terminal) reads it, so commands act on the Redis the running site uses.
+RUN_DIR = Path(os.environ.get("AUTHSITE_RUN_DIR") or BASE_DIR / ".run")
+_RUN_REDIS = RUN_DIR / "redis.url"
+_RUN_REDIS_URL = _RUN_REDIS.read_text().strip() if _RUN_REDIS.is_file() else ""
+REDIS_URL = os.environ.get("REDIS_URL") or _RUN_REDIS_URL or "redis://127.0.0.1:6379/0"
+if _RUN_REDIS_URL and REDIS_URL == _RUN_REDIS_URL and (RUN_DIR / "prometheus").is_dir():
+    # Acting on the site `make run` serves: count into its multiprocess metrics
+    # directory, so its /metrics shows what this process did (ops/metrics.py).
+    # Set before anything imports prometheus_client, which reads it then.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(RUN_DIR / "prometheus"))
 # channels-redis cannot use Redis Cluster: with a redis+cluster:// REDIS_URL the channel
 # layer needs its own plain or Sentinel Redis here (see sessions_core/redis_urls.py).
 CHANNEL_REDIS_URL = os.environ.get("CHANNEL_REDIS_URL") or REDIS_URL
@@ -225,7 +236,8 @@ LOGGING = {
     },
     "loggers": {
         "authsite.security": {"handlers": ["security"], "level": "INFO", "propagate": False},
-        "django": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
+        # Not propagated: the root logger's console would print every Django line a second time.
+        "django": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING"), "propagate": False},
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
 }

@@ -6,7 +6,7 @@ Prints, from one run:
    between the two so machine noise hits both);
 2. idle connections held by one worker, and the worker's memory per connection;
 3. time from a logout on worker A to the close of the session's socket on
-   worker B (p50/p99), through the channels-redis fan-out.
+   worker B (p50/p99), through the revocation stream (realtime/fanout.py).
 
 Usage: ``.venv/bin/python bench/hub_bench.py [--handshakes N] [--idle N] [--revokes N]``.
 """

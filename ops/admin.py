@@ -7,6 +7,7 @@ excluded from every list, form and inline.
 """
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any, cast
 
@@ -14,18 +15,21 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import models
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from ops import admin_actions
 from ops.admin_login import throttled
-from sessions_core.tokens.signing_keys import retired_key_window
+from sessions_core.tokens.signing_keys import activates_at, get_keyring, retired_key_window
 from sessions_core.models import AuthSession, SessionEvent, SessionState, SigningKey, User
 from sessions_core.services import user_deactivate
 from ops.session_states import STATUSES, filter_status, status_of
+from ops.wording import count
+from signin.pages import describe_device
 
 # Never rendered by the admin, on any page.
 SECRET_FIELDS = ("refresh_hash", "refresh_prev_hash", "playfab_ticket_enc")
@@ -66,14 +70,17 @@ class ReadOnlyMixin:
         return bool(request.user.has_perm("sessions_core.change_authsession"))
 
 
+# The app list beside every page takes 300 px a session list needs (Home lists the apps).
+admin.site.enable_nav_sidebar = False
+
+
 @admin.register(AuthSession)
 class AuthSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = (
-        "short_id", "user_link", "device", "ip", "created_at", "last_active_at", "expires_at", "status", "revoke_reason",
-    )
+    # Seven short columns: they fit a 1280 px window beside the filters (expiry is on the detail page).
+    list_display = ("short_id", "user_link", "device", "ip", "created", "last_active", "status")
     list_filter = (SessionStatusFilter, "revoke_reason", "created_at")
     search_fields = ("user__username", "=user__discord_id", "user__discord_username")
-    search_help_text = "User name, Discord id (exact) or Discord name."
+    search_help_text = "Player name, account name, Discord id (exact), or a session id (whole, or its first 8+ characters)."
     list_select_related = ("user",)
     ordering = ("-created_at",)
     fields = SESSION_FIELDS
@@ -86,19 +93,71 @@ class AuthSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def short_id(self, row: AuthSession) -> str:
         return row.id.hex[:12]
 
-    @admin.display(description="user", ordering="user__username")
+    @admin.display(description="user", ordering="user__discord_username")
     def user_link(self, row: AuthSession) -> str:
         url = reverse("admin:sessions_core_user_change", args=[row.user_id])
-        return format_html('<a href="{}">{}</a>', url, row.user.username)
+        return format_html('<a href="{}">{}</a>', url, row.user.display_name())
 
     @admin.display(description="device")
     def device(self, row: AuthSession) -> str:
-        ua = row.user_agent or "-"
-        return ua if len(ua) <= 60 else ua[:57] + "..."
+        # The parsed name, as players see it; the raw User-Agent is the hover text and on the detail page.
+        return format_html('<span title="{}">{}</span>', row.user_agent, describe_device(row.user_agent or ""))
 
     @admin.display(description="status")
     def status(self, row: AuthSession) -> str:
-        return status_of(row)
+        # One column for state and reason: two would not fit a 1280 px screen beside the filters.
+        state = status_of(row)
+        return f"{state}: {row.get_revoke_reason_display()}" if row.revoke_reason else state
+
+    # Compact UTC stamps: Django's long date format pushes the last columns off a 1280 px screen.
+    @admin.display(description="created (UTC)", ordering="created_at")
+    def created(self, row: AuthSession) -> str:
+        return f"{row.created_at:%Y-%m-%d %H:%M}"
+
+    @admin.display(description="last active (UTC)", ordering="last_active_at")
+    def last_active(self, row: AuthSession) -> str:
+        return f"{row.last_active_at:%Y-%m-%d %H:%M}"
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[AuthSession], search_term: str
+    ) -> tuple[QuerySet[AuthSession], bool]:
+        """The usual fields, plus sessions whose id starts with the term (as shown in lists and logs)."""
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        bounds = session_id_bounds(search_term)
+        if bounds is not None:
+            found = found | queryset.filter(id__gte=bounds[0], id__lte=bounds[1])
+        return found, may_have_duplicates
+
+    def get_urls(self) -> list[URLPattern]:
+        revoke = path(
+            "<uuid:session_id>/revoke/", self.admin_site.admin_view(self.revoke_one), name="sessions_core_authsession_revoke"
+        )
+        return [revoke, *super().get_urls()]
+
+    def revoke_one(self, request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+        """One session's revoke confirmation (the user page's "Revoke…" links land here); back to the user after."""
+        if not self.has_revoke_permission(request):
+            raise PermissionDenied
+        qs = AuthSession.objects.filter(pk=session_id)
+        row = qs.select_related("user").first()
+        if row is None:
+            raise Http404("No such session.")
+        response = admin_actions.revoke_selected(self, request, qs)
+        if response is None:
+            return HttpResponseRedirect(reverse("admin:sessions_core_user_change", args=[row.user_id]))
+        return response
+
+
+def session_id_bounds(term: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """The id range of sessions whose hex id starts with ``term`` (8+ hex digits, dashes ignored), else None.
+
+    A range, not ``startswith``: PostgreSQL keeps ids as ``uuid`` (text form with
+    dashes) and SQLite as 32 hex digits; both order the same way.
+    """
+    digits = term.strip().lower().replace("-", "")
+    if not 8 <= len(digits) <= 32 or any(c not in "0123456789abcdef" for c in digits):
+        return None
+    return uuid.UUID(hex=digits.ljust(32, "0")), uuid.UUID(hex=digits.ljust(32, "f"))
 
 
 class AuthSessionInline(admin.TabularInline):
@@ -106,7 +165,7 @@ class AuthSessionInline(admin.TabularInline):
 
     model = AuthSession
     fk_name = "user"
-    fields = ("session_link", "user_agent", "ip", "created_at", "last_active_at", "expires_at", "status", "revoke_reason")
+    fields = ("session_link", "device", "ip", "created_at", "last_active_at", "expires_at", "status", "revoke")
     readonly_fields = fields
     exclude = SECRET_FIELDS
     extra = 0
@@ -135,12 +194,25 @@ class AuthSessionInline(admin.TabularInline):
 
     @admin.display(description="status")
     def status(self, row: AuthSession) -> str:
-        return status_of(row)
+        state = status_of(row)
+        return f"{state}: {row.get_revoke_reason_display()}" if row.revoke_reason else state
+
+    @admin.display(description="device")
+    def device(self, row: AuthSession) -> str:
+        return format_html('<span title="{}">{}</span>', row.user_agent, describe_device(row.user_agent or ""))
+
+    @admin.display(description="")
+    def revoke(self, row: AuthSession) -> str:
+        # A link, not a button: the inline sits inside the user's change form, and forms do not nest.
+        if status_of(row) != "active":
+            return ""
+        url = reverse("admin:sessions_core_authsession_revoke", args=[row.pk])
+        return format_html('<a class="button" href="{}">Revoke…</a>', url)
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    list_display = ("username", "discord_id", "discord_username", "playfab_id", "active_sessions", "is_staff", "last_login")
+    list_display = ("name", "username", "discord_id", "playfab_id", "active_sessions", "is_staff", "last_login")
     search_fields = ("username", "=discord_id", "discord_username", "=playfab_id", "email")
     search_help_text = "User name, Discord id (exact), Discord name, PlayFab id (exact) or email."
     fieldsets = (
@@ -169,6 +241,10 @@ class UserAdmin(DjangoUserAdmin):
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm("sessions_core.change_authsession"))
 
+    @admin.display(description="name", ordering="discord_username")
+    def name(self, user: User) -> str:
+        return user.display_name()
+
     @admin.display(description="active sessions", ordering="n_active")
     def active_sessions(self, user: User) -> int:
         return int(getattr(user, "n_active", 0))
@@ -178,7 +254,7 @@ class UserAdmin(DjangoUserAdmin):
         if not user.pk:
             return "-"
         url = reverse("admin:sessions_core_authsession_changelist") + "?" + urlencode({"user__id__exact": user.pk})
-        return format_html('<a href="{}">All sessions of {}</a>', url, user.username)
+        return format_html('<a href="{}">All sessions of {}</a>', url, user.display_name())
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         """Deactivating a user also ends their sessions (in Redis and on open sockets) and
@@ -189,7 +265,7 @@ class UserAdmin(DjangoUserAdmin):
             ended = user_deactivate(user=obj, actor=actor, note="account deactivated")
         super().save_model(request, obj, form, change)
         if ended is not None:
-            self.message_user(request, f"The account is inactive; {ended} session(s) ended.")
+            self.message_user(request, f"The account is inactive; {count(ended, 'session')} ended.")
 
 
 # The admin's password form is the one place here that takes a password: throttle it.
@@ -221,6 +297,11 @@ class SigningKeyAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="verifies until")
     def verifies_until(self, key: SigningKey) -> str:
+        now = timezone.now()
+        if key.kid == get_keyring().signing.kid:
+            return "signing new tokens" + (f" until {key.retired_at:%Y-%m-%d %H:%M} UTC" if key.retired_at else "")
+        if key.retired_at is None and activates_at(key) > now:
+            return f"published; signs from {activates_at(key):%Y-%m-%d %H:%M} UTC"
         if key.retired_at is None:
-            return "active (signs new tokens)"
+            return "active"
         return f"{key.retired_at + retired_key_window():%Y-%m-%d %H:%M} UTC"

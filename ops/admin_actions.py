@@ -22,6 +22,9 @@ from django.template.response import TemplateResponse
 from sessions_core import security_log
 from sessions_core.models import AuthSession, RevokeReason, User
 from sessions_core.services import session_revoke, session_revoke_all, user_bump_token_version
+from signin.pages import describe_device
+
+from ops.wording import count, these
 
 CONFIRM_TEMPLATE = "admin/sessions_core/confirm_action.html"
 
@@ -99,14 +102,24 @@ def revoke_selected(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Au
             "admin.sessions_revoked", actor_id=actor.pk, sessions=ended, session_ids=[r.id.hex for r in rows]
         )
         skipped = len(rows) - ended
-        modeladmin.message_user(request, f"Revoked {ended} session(s).", messages.SUCCESS)
+        modeladmin.message_user(request, f"Revoked {count(ended, 'session')}.", messages.SUCCESS)
         if skipped:
-            modeladmin.message_user(request, f"{skipped} selected session(s) were no longer active.", messages.WARNING)
+            modeladmin.message_user(
+                request, f"{count(skipped, 'selected session')} {'was' if skipped == 1 else 'were'} no longer active.",
+                messages.WARNING,
+            )
 
     return _confirm(
         modeladmin, request, queryset, action="revoke_selected", title="Revoke sessions",
-        summary=f"Revoke these {len(rows)} session(s)? Their devices are signed out and their open connections closed at once.",
-        items=(f"{r.user.username}: {r.user_agent or 'unknown device'} ({r.ip or 'no IP'}), created {r.created_at:%Y-%m-%d %H:%M}" for r in rows),
+        summary=(
+            f"Revoke {these(len(rows), 'session')}? "
+            f"{'Its device is' if len(rows) == 1 else 'Their devices are'} signed out and open connections closed at once."
+        ),
+        items=(
+            f"{r.user.display_name()}: {describe_device(r.user_agent)} ({r.ip or 'no IP'}), "
+            f"session {r.id.hex[:12]}, created {r.created_at:%Y-%m-%d %H:%M} UTC"
+            for r in rows
+        ),
         perform=perform,
     )
 
@@ -117,9 +130,9 @@ def _revoke_all_for(modeladmin: Any, request: HttpRequest, users: list[User], re
     for user in users:
         ended = session_revoke_all(user=user, reason=RevokeReason.ADMIN, actor=actor, note=reason)
         total += ended
-        _log(modeladmin, request, user, f"Revoked all {ended} session(s): {reason}")
+        _log(modeladmin, request, user, f"Revoked all {count(ended, 'session')}: {reason}")
     security_log.event("admin.user_sessions_revoked", actor_id=actor.pk, user_ids=[u.pk for u in users], sessions=total)
-    modeladmin.message_user(request, f"Revoked {total} session(s) of {len(users)} user(s).", messages.SUCCESS)
+    modeladmin.message_user(request, f"Revoked {count(total, 'session')} of {count(len(users), 'user')}.", messages.SUCCESS)
 
 
 def _bump_for(modeladmin: Any, request: HttpRequest, users: list[User], reason: str) -> None:
@@ -129,12 +142,16 @@ def _bump_for(modeladmin: Any, request: HttpRequest, users: list[User], reason: 
         _log(modeladmin, request, user, f"Token version bumped to {version}: {reason}")
     security_log.event("admin.token_version_bumped", actor_id=actor.pk, user_ids=[u.pk for u in users])
     modeladmin.message_user(
-        request, f"Bumped the token version of {len(users)} user(s); all their tokens and sessions are void.", messages.SUCCESS
+        request, f"Bumped the token version of {count(len(users), 'user')}; all their tokens and sessions are void.",
+        messages.SUCCESS,
     )
 
 
 def _describe_users(users: list[User]) -> list[str]:
-    return [f"{u.username} (Discord id {u.discord_id or '-'}, token version {u.token_version})" for u in users]
+    return [
+        f"{u.display_name()} ({u.username}, Discord id {u.discord_id or '-'}, token version {u.token_version})"
+        for u in users
+    ]
 
 
 @admin.action(description="Revoke all sessions of the selected users…", permissions=["revoke"])
@@ -142,7 +159,7 @@ def revoke_all_of_users(modeladmin: Any, request: HttpRequest, queryset: QuerySe
     users = list(queryset.order_by("username"))
     return _confirm(
         modeladmin, request, queryset, action="revoke_all_of_users", title="Revoke all sessions of users",
-        summary=f"End every active session of these {len(users)} user(s), on every device?",
+        summary=f"End every active session of {these(len(users), 'user')}, on every device?",
         items=_describe_users(users), perform=lambda reason: _revoke_all_for(modeladmin, request, users, reason),
     )
 
@@ -154,7 +171,7 @@ def revoke_all_of_session_users(
     users = list(User.objects.filter(pk__in=queryset.values("user_id")).order_by("username"))
     return _confirm(
         modeladmin, request, queryset, action="revoke_all_of_session_users", title="Revoke all sessions of users",
-        summary=f"End every active session of the {len(users)} user(s) these sessions belong to?",
+        summary=f"End every active session of the {count(len(users), 'user')} these sessions belong to?",
         items=_describe_users(users), perform=lambda reason: _revoke_all_for(modeladmin, request, users, reason),
     )
 
@@ -165,7 +182,7 @@ def bump_token_version(modeladmin: Any, request: HttpRequest, queryset: QuerySet
     return _confirm(
         modeladmin, request, queryset, action="bump_token_version", title="Bump token version",
         summary=(
-            f"Invalidate every token of these {len(users)} user(s) at once (access tokens included) "
+            f"Invalidate every token of {these(len(users), 'user')} at once (access tokens included) "
             "and end all their sessions?"
         ),
         items=_describe_users(users), perform=lambda reason: _bump_for(modeladmin, request, users, reason),

@@ -102,6 +102,12 @@ def provider_and_limit_problems() -> list[CheckMessage]:
             hint="Set DISCORD_CLIENT_ID and DISCORD_CLIENT_SECRET.",
             id="authsite.W015",
         ))
+    if not auth_settings.fake_providers and not (auth_settings.PLAYFAB_TITLE_ID and auth_settings.PLAYFAB_SECRET_KEY):
+        out.append(Error(
+            "No PlayFab credentials: every sign-in logs the player into PlayFab, so every sign-in would fail.",
+            hint="Set PLAYFAB_TITLE_ID and PLAYFAB_SECRET_KEY (Game Manager > Title settings > Secret Keys).",
+            id="authsite.E016",
+        ))
     if not getattr(settings, "RATELIMIT_ENABLE", True):
         out.append(Error(
             "Rate limits are off (RATELIMIT_ENABLE): sign-in, refresh and token minting are unthrottled.",
@@ -206,10 +212,22 @@ def channel_layer_problems() -> list[CheckMessage]:
     return []
 
 
+def database_problems() -> list[CheckMessage]:
+    engine = str(settings.DATABASES.get("default", {}).get("ENGINE", ""))
+    if engine.endswith("sqlite3"):
+        return [Warning(
+            "The database is SQLite: a file on one host, so workers on other hosts cannot share it, "
+            "writes queue behind one lock, and a lost container loses every session and user.",
+            hint="Set DATABASE_URL to PostgreSQL (postgres://user:password@host:5432/name).",
+            id="authsite.W017",
+        )]
+    return []
+
+
 @register(Tags.security, deploy=True)
 def check_auth_deploy(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     """Configuration checks that need no network."""
-    return [*secret_and_cookie_problems(), *lifetime_problems(), *provider_and_limit_problems()]
+    return [*secret_and_cookie_problems(), *lifetime_problems(), *provider_and_limit_problems(), *database_problems()]
 
 
 @register(Tags.security, deploy=True)

@@ -9,11 +9,17 @@ scraped; open hub connections are a gauge moved by the hub's
 ``hub_connection_opened``/``closed`` signals; ``authsite_store_degraded`` follows
 the session store's circuit breaker (``signals.store_degraded``).
 
-Processes: each worker process serves its own ``/metrics`` (scrape every worker,
-or sum with PromQL). With ``PROMETHEUS_MULTIPROC_DIR`` set in the environment of
-every worker (an empty directory, wiped at deploy), any worker's ``/metrics``
-answers for all of them (prometheus_client's multiprocess mode; a worker's
-live gauges leave the sum when it exits).
+Processes: with ``PROMETHEUS_MULTIPROC_DIR`` set in the environment of every
+worker and of ``manage.py`` (one directory per host, emptied at deploy), any
+worker's ``/metrics`` answers for all of them, counting what short-lived
+processes did (a ``manage.py revoke_sessions`` shows in the revocations), in
+prometheus_client's multiprocess mode; a worker's live gauges leave the sum when
+it exits. ``make run`` sets it up (``.run/prometheus``; settings adopt it for
+``manage.py`` acting on that site). Without it, each process counts on its own.
+
+Every labelled counter starts with its known label values at zero, so a
+series exists (and ``rate()``/``increase()`` work) before its first event; the
+client library's ``*_created`` series are off.
 
 Access: loopback (``METRICS_ALLOWED_NETS``) when the request did not come
 through a proxy, or ``Authorization: Bearer <METRICS_TOKEN>`` from anywhere.
@@ -32,7 +38,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
@@ -40,6 +46,7 @@ from prometheus_client.registry import Collector
 from sessions_core.conf import auth_settings
 from sessions_core.errors import AuthError, Forbidden
 from sessions_core.instrument import add_observer
+from sessions_core.models import RevokeReason
 from sessions_core.reasons import ReuseCause
 from sessions_core.signals import security_event, session_revoked, store_degraded
 
@@ -49,6 +56,9 @@ from realtime.signals import hub_connection_closed, hub_connection_opened
 # a few ms); a refresh writes SQL and Redis (a few ms to tens of ms).
 _VALIDATE_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 _REFRESH_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+# One timestamp series per counter: noise on every dashboard, and Prometheus does not need it.
+disable_created_metrics()
 
 SIGNINS = Counter(
     "authsite_signins", "Sign-ins through an identity provider, by outcome (succeeded, failed, refused).", ["outcome"]
@@ -80,6 +90,23 @@ VALIDATE_SECONDS = Histogram(
     "authsite_validate_seconds", "Time to authenticate a request's session token.", buckets=_VALIDATE_BUCKETS
 )
 REFRESH_SECONDS = Histogram("authsite_refresh_seconds", "Time to answer a refresh.", buckets=_REFRESH_BUCKETS)
+
+
+# Label values known in advance: each series exists at 0 from the first scrape.
+KNOWN_LABELS: dict[Counter, tuple[str, ...]] = {
+    SIGNINS: ("succeeded", "failed", "refused"),
+    REFRESHES: ("rotated", "grace"),
+    REFRESH_FAILURES: (
+        "refresh_invalid", "refresh_reused", "session_expired", "session_revoked", "rate_limited", "store_unavailable",
+    ),
+    REUSE_DETECTIONS: tuple(c.value for c in ReuseCause if c != ReuseCause.CONCURRENT_REFRESH),
+    REVOCATIONS: tuple(r.value for r in RevokeReason),
+    HUB_REFUSED: ("token_invalid", "token_expired", "session_revoked", "session_expired", "store_unavailable"),
+    RATELIMIT_HITS: ("auth.login", "auth.refresh", "auth.token"),
+}
+for _counter, _values in KNOWN_LABELS.items():
+    for _value in _values:
+        _counter.labels(_value)
 
 
 # --- instrumentation -------------------------------------------------------------------

@@ -7,7 +7,7 @@ timers (one task): the handshake deadline, a ping every ``HUB_PING_INTERVAL``
 lost fan-out message), the client timeout, ``tokenExpiring`` ahead of the access
 token's expiry and the close when it expires unrenewed (``allowReconnect: true``).
 A revoked session's close (``allowReconnect: false``) arrives as ``hub.revoked``
-through the session's channel-layer group.
+from :mod:`realtime.fanout`.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from sessions_core.errors import AuthError, SessionExpired, SessionRevoked, Stor
 from sessions_core.store.breaker import breaker
 from sessions_core.store.client import REDIS_ERRORS
 
-from realtime import presence, protocol
+from realtime import fanout, presence, protocol
 from realtime.auth import HubPrincipal, check_session
 from realtime.signals import hub_connection_closed, hub_connection_opened
 from realtime.groups import app_group, presence_group, session_group, user_group
@@ -53,6 +53,18 @@ class HubConsumer(HubMethods, AsyncConsumer):
         self.after_stop: list[Any] = []
         try:
             await super().__call__(scope, receive, send)
+        except REDIS_ERRORS as e:
+            # The channel layer's receive lost Redis (a restart, a failover): one line,
+            # not a traceback, and a close the client reconnects after.
+            self.redis_lost = True
+            log.warning(
+                "hub connection %s: Redis unavailable (%s); closed with reconnect allowed",
+                getattr(self, "connection_id", "-"), e,
+            )
+            if hasattr(self, "closed"):
+                await self.close("The server lost its session store; reconnect.", allow_reconnect=True)
+            else:
+                await send({"type": "websocket.close", "code": 1011})
         finally:
             for job in self.after_stop:
                 await job()
@@ -92,6 +104,7 @@ class HubConsumer(HubMethods, AsyncConsumer):
                 "hub.refused", reason=getattr(e, "code", "store_unavailable"), user_id=self.principal.uid,
                 session_id=self.principal.sid,
             )
+            fanout.detach(self)
             await self._leave_groups()
             await self.send({"type": "websocket.close", "code": 1008})
             raise StopConsumer() from e
@@ -103,6 +116,7 @@ class HubConsumer(HubMethods, AsyncConsumer):
     async def _join_store_groups(self) -> None:
         """Join the session's and user's groups, register presence, join the session's
         application groups and the presence group. Raises ``StoreUnavailable`` or a Redis error."""
+        await fanout.attach(self)  # Before the re-check: a later revoke reaches this socket.
         for group in (session_group(self.principal.sid), user_group(self.principal.uid)):
             await self._join(group)
         for name in await presence.register(self.principal, self.connection_id):
@@ -210,6 +224,9 @@ class HubConsumer(HubMethods, AsyncConsumer):
         await self.call("sessionRevoked", {"reason": reason})
         await self.close(f"Session revoked ({reason}).", allow_reconnect=False)
 
+    async def hub_sessions(self, event: dict[str, Any]) -> None:
+        await self.call("sessionsChanged")
+
     async def hub_notify(self, event: dict[str, Any]) -> None:
         await self.call("notify", event.get("payload"))
 
@@ -295,7 +312,9 @@ class HubConsumer(HubMethods, AsyncConsumer):
             await self.close(f"Session ended ({e.code}).", allow_reconnect=False)
         except (StoreUnavailable, *REDIS_ERRORS):
             # Redis is down: keep the socket; the next tick checks again (from SQL, degraded).
-            log.warning("hub tick: session store unavailable for connection %s", self.connection_id)
+            # Debug only: the store's breaker logs the outage once per process, with the reason,
+            # and a line per connection per tick would bury it.
+            log.debug("hub tick: session store unavailable for connection %s", self.connection_id)
 
     async def _raw(self, text: str) -> None:
         await self.send({"type": "websocket.send", "text": text})
@@ -309,7 +328,8 @@ class HubConsumer(HubMethods, AsyncConsumer):
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)
             except REDIS_ERRORS:
-                log.warning("hub: could not leave group %s (it expires on its own)", group)
+                if not getattr(self, "redis_lost", False):
+                    log.warning("hub: could not leave group %s (it expires on its own)", group)
         self.joined.clear()
 
     async def _cleanup(self) -> None:
@@ -317,6 +337,7 @@ class HubConsumer(HubMethods, AsyncConsumer):
         if getattr(self, "_cleaned", False):
             return
         self._cleaned = True
+        fanout.detach(self)
         if getattr(self, "counted", False):
             hub_connection_closed.send(sender=HubConsumer)
         if self.timer is not None and self.timer is not asyncio.current_task():
@@ -326,4 +347,5 @@ class HubConsumer(HubMethods, AsyncConsumer):
             if await presence.unregister(self.principal, self.connection_id):
                 self.after_stop.append(lambda: presence.announce_offline(self.principal))
         except StoreUnavailable:
-            log.warning("hub: could not unregister connection %s (its lease lapses)", self.connection_id)
+            if not getattr(self, "redis_lost", False):
+                log.warning("hub: could not unregister connection %s (its lease lapses)", self.connection_id)

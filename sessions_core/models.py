@@ -26,6 +26,10 @@ class User(AbstractUser):
     def display_name(self) -> str:
         return self.discord_username or self.username
 
+    def __str__(self) -> str:
+        # What players see on the site; the account name ("discord-<id>") stays in its own column.
+        return self.display_name()
+
 
 class SessionState(models.TextChoices):
     ACTIVE = "active", "Active"

@@ -56,6 +56,25 @@ def _no_store(resp: HttpResponse) -> HttpResponse:
     return resp
 
 
+def signed_out_message(flag: str) -> str:
+    """Why this browser was signed out, in words, for the ``?signed_out=`` flag the browser
+    code adds (static/js/signed-out.js). The flag only picks one of these fixed texts;
+    anything else shows nothing."""
+    messages = {
+        "you": "You signed out.",
+        "everywhere": "You signed out on all your devices.",
+        "elsewhere": "You were signed out from another device.",
+        "admin": "You were signed out by an administrator.",
+        "evicted": (
+            f"You were signed out because you signed in on another device: you can be signed in on "
+            f"{auth_settings.MAX_SESSIONS_PER_USER} devices at once, and this one was used least recently."
+        ),
+        "expired": "Your session expired. Sign in again to carry on.",
+        "security": "You were signed out to keep your account safe. Sign in again to carry on.",
+    }
+    return messages.get(flag, "")
+
+
 @require_safe
 @ensure_csrf_cookie
 async def landing(request: HttpRequest) -> HttpResponse:
@@ -64,6 +83,7 @@ async def landing(request: HttpRequest) -> HttpResponse:
         "signed_in": _auth(request).session is not None,
         "login_url": login_url(),
         "fake_providers": auth_settings.fake_providers,
+        "signed_out": signed_out_message(request.GET.get("signed_out", "")),
     }
     return _no_store(render(request, "landing.html", ctx))
 
@@ -103,3 +123,15 @@ async def app_page(request: HttpRequest) -> HttpResponse:
         "heartbeat_ms": int(auth_settings.HEARTBEAT_INTERVAL.total_seconds() * 1000),
     }
     return _no_store(render(request, "app.html", page))
+
+
+@require_safe
+async def sessions_part(request: HttpRequest) -> HttpResponse:
+    """The app page's session list alone (``<li>``s), which the page re-reads on the hub's
+    ``sessionsChanged``. Without a session: 401 and the cookies left alone, since clearing
+    them would race the page's own sign-out, which learns why from /auth/validate."""
+    s = _auth(request).session
+    if s is None:
+        return _no_store(HttpResponse(status=401))
+    sessions = await sync_to_async(selectors.sessions_of_user)(uid=s.uid, current_sid=s.sid)
+    return _no_store(render(request, "_sessions.html", {"sessions": _session_rows(sessions)}))

@@ -18,6 +18,7 @@ dev_patterns = [
 urlpatterns = [
     path("", pages.landing, name="landing"),
     path("app", pages.app_page, name="app"),
+    path("app/sessions", pages.sessions_part, name="app-sessions"),
     path("auth/discord/login", views.discord_login, name="discord-login"),
     path("auth/discord/callback", views.discord_callback, name="discord-callback"),
     DevOnlyResolver(RoutePattern("_dev/"), dev_patterns),

@@ -80,10 +80,10 @@ def test_only_the_store_builds_session_redis_keys_and_runs_session_scripts():
         mod for mod, deps in _graph().items()
         if {"sessions_core.store.lua", "sessions_core.store.keys"} & deps and not mod.startswith("sessions_core.store")
     }
-    # The hub's presence keeps its own Redis state (connections, groups), the sign-in
-    # app its one-time OAuth state and the dev fakes' codes.
+    # The hub's presence keeps its own Redis state (connections, groups), its fan-out
+    # the revocation stream, the sign-in app its one-time OAuth state and the dev fakes' codes.
     assert users <= {
-        "realtime.presence", "realtime.negotiation", "signin.oauth_state",
+        "realtime.presence", "realtime.negotiation", "realtime.fanout", "signin.oauth_state",
         "signin.fakes.common", "signin.fakes.discord", "signin.fakes.playfab",
     }
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         apply_rotation,
         avalidate,
         blacklist_jti,
+        held,
         iter_activity,
         last_active,
         load,
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
         set_user_token_version,
     )
 
-__all__ = ["RotationState", "SessionRecord", "Validated", "acheck_access", "aping", "apply_rotation", "avalidate", "blacklist_jti", "iter_activity", "last_active", "load", "now_ms", "ping", "put", "record_for", "record_jti", "redis_guard", "rehydrate", "revoke", "rotation_state", "set_user_token_version"]
+__all__ = ["RotationState", "SessionRecord", "Validated", "acheck_access", "aping", "apply_rotation", "avalidate", "blacklist_jti", "held", "iter_activity", "last_active", "load", "now_ms", "ping", "put", "record_for", "record_jti", "redis_guard", "rehydrate", "revoke", "rotation_state", "set_user_token_version"]
 
 
 def __getattr__(name: str) -> Any:

@@ -75,6 +75,16 @@ def presence() -> str:
     return f"{auth_settings.REDIS_KEY_PREFIX}:{{presence}}"
 
 
+def hub_revocations() -> str:
+    """Stream: revoked sessions, read by every hub worker (realtime/fanout.py)."""
+    return f"{auth_settings.REDIS_KEY_PREFIX}:{{hubfanout}}:revocations"
+
+
+def hub_revocations_seq() -> str:
+    """Counter: sequence number of the last :func:`hub_revocations` entry (same slot)."""
+    return f"{auth_settings.REDIS_KEY_PREFIX}:{{hubfanout}}:seq"
+
+
 def presence_names() -> str:
     """Hash: display names of the users in :func:`presence` (same hash tag, one Cluster slot)."""
     return f"{auth_settings.REDIS_KEY_PREFIX}:{{presence}}:n"

@@ -40,7 +40,7 @@ from sessions_core.store.records import (
 
 __all__ = [
     "RotationState", "SessionRecord", "Validated", "acheck_access", "aping", "apply_rotation", "avalidate", "blacklist_jti",
-    "iter_activity", "last_active", "load", "now_ms", "ping", "put", "record_for", "record_jti", "redis_guard",
+    "held", "iter_activity", "last_active", "load", "now_ms", "ping", "put", "record_for", "record_jti", "redis_guard",
     "rehydrate", "revoke", "rotation_state", "set_user_token_version",
 ]
 
@@ -235,6 +235,22 @@ def rotation_state(uid: int, sid: str) -> RotationState:
     if is_degraded():
         return unknown
     raise StoreUnavailable()
+
+
+def held(uid: int, sids: list[str]) -> set[str]:
+    """Which of these sessions this Redis holds at all (live or tombstoned).
+
+    Never answered from SQL: a caller asks to learn whether this is the Redis the
+    running site uses. Raises ``StoreUnavailable`` when Redis does not answer.
+    """
+    if not sids:
+        return set()
+    with redis_guard():
+        pipe = get_redis().pipeline(transaction=False)
+        for sid in sids:
+            pipe.exists(keys.session(uid, sid))
+        found = pipe.execute()
+    return {sid for sid, n in zip(sids, found) if n}
 
 
 async def aping() -> bool:

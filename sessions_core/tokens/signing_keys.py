@@ -2,8 +2,12 @@
 
 Each :class:`~sessions_core.models.SigningKey` holds an Ed25519 key pair (for the
 access-token JWT, published at ``/.well-known/jwks.json``) and an HMAC secret (for
-the short session token). New tokens are signed with the newest active key;
-a retired key keeps verifying until every token it can have signed has expired.
+the short session token). A key is published (key ring and JWKS) as soon as it
+exists but signs only from its activation time, ``prepublication()`` later: by
+then every JWKS copy a verifier may have cached lists it (pre-publication, as
+identity providers do). New tokens are signed with the newest activated key; its
+predecessor is retired at that moment and keeps verifying until every token it
+can have signed has expired.
 
 The key ring is cached per process and reloaded every ``KEY_CACHE_TTL`` and, at
 most once a second, when a token names a ``kid`` the cache does not know. A
@@ -54,11 +58,44 @@ def retired_key_window() -> timedelta:
     return longest_token_lifetime() + auth_settings.KEY_CACHE_TTL
 
 
+def prepublication() -> timedelta:
+    """How long a new key is published before it signs.
+
+    A verifier may hold a JWKS fetched just before the key appeared for the
+    JWKS's max-age; the process that served it may have had a key ring up to
+    ``KEY_CACHE_TTL`` old. After both, every copy in circulation lists the key.
+    """
+    return auth_settings.JWKS_CACHE_MAX_AGE + auth_settings.KEY_CACHE_TTL
+
+
+def activates_at(row: SigningKey) -> datetime:
+    """When ``row`` starts signing (if no newer key has activated by then)."""
+    return row.created_at + prepublication()
+
+
 @dataclass(frozen=True)
 class KeyRing:
-    signing: Key
+    """Every key that may verify; which one signs depends on the time (see :attr:`signing`)."""
+
     by_kid: dict[str, Key]
+    # Keys that may sign, oldest first, each with its activation time.
+    signers: tuple[tuple[datetime, Key], ...]
     loaded_at: float
+
+    @property
+    def signing(self) -> Key:
+        """The newest key whose activation time has passed and that is not retired yet.
+
+        Before any has activated (a fresh install, or a rotation made with
+        ``immediately``), the oldest key that may sign: there is no earlier
+        key a verifier could be using instead.
+        """
+        now = timezone.now()
+        live = [(at, k) for at, k in self.signers if k.retired_at is None or k.retired_at > now]
+        if not live:
+            return self.signers[-1][1]
+        ready = [k for at, k in live if at <= now]
+        return ready[-1] if ready else live[0][1]
 
     def verifying(self, kid: object) -> Key:
         """The key for ``kid`` if it may still verify; raises ``TokenInvalid`` otherwise."""
@@ -104,12 +141,22 @@ def _to_key(row: SigningKey) -> Key:
     )
 
 
-def rotate_signing_key() -> SigningKey:
-    """Add a new signing key and retire the active ones (they still verify for a token lifetime)."""
+def rotate_signing_key(*, immediately: bool = False) -> SigningKey:
+    """Publish a new key that signs from ``activates_at(row)``; the current keys retire then.
+
+    Until then the current key keeps signing, so no token names a key a verifier's
+    cached JWKS lacks. ``immediately`` (a leaked key) switches at once: tokens
+    signed now are rejected by verifiers until their JWKS cache refreshes.
+    Retired keys verify for ``retired_key_window()`` after retiring.
+    """
     with transaction.atomic():
         row = _new_key_row()
+        row.created_at = timezone.now()
         row.save()
-        SigningKey.objects.filter(retired_at__isnull=True).exclude(kid=row.kid).update(retired_at=timezone.now())
+        switch = row.created_at if immediately else activates_at(row)
+        SigningKey.objects.filter(retired_at__isnull=True).exclude(kid=row.kid).update(retired_at=switch)
+        if immediately:
+            SigningKey.objects.filter(retired_at__gt=switch).update(retired_at=switch)
     invalidate_cache()
     return row
 
@@ -117,16 +164,19 @@ def rotate_signing_key() -> SigningKey:
 def _load() -> KeyRing:
     cutoff = timezone.now() - retired_key_window()
     rows = list(SigningKey.objects.filter(retired_at__isnull=True) | SigningKey.objects.filter(retired_at__gt=cutoff))
-    active = [r for r in rows if r.retired_at is None]
-    if not active:
+    now = timezone.now()
+    if not any(r.retired_at is None or r.retired_at > now for r in rows):
         with transaction.atomic():
             row = _new_key_row()
+            row.created_at = now
             row.save()
         rows.append(row)
-        active = [row]
     keys = {r.kid: _to_key(r) for r in rows}
-    newest = max(active, key=lambda r: r.created_at)
-    return KeyRing(signing=keys[newest.kid], by_kid=keys, loaded_at=time.monotonic())
+    signers = sorted(
+        ((activates_at(r), keys[r.kid]) for r in rows if r.retired_at is None or r.retired_at > now),
+        key=lambda pair: pair[1].created_at,
+    )
+    return KeyRing(by_kid=keys, signers=tuple(signers), loaded_at=time.monotonic())
 
 
 _lock = threading.Lock()

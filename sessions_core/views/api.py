@@ -195,7 +195,7 @@ async def session_detail(request: HttpRequest, session_id: str) -> HttpResponse:
 async def jwks(request: HttpRequest) -> HttpResponse:
     data = await sync_to_async(signing_keys.jwks)()
     resp = JsonResponse(data)
-    resp["Cache-Control"] = "public, max-age=300"
+    resp["Cache-Control"] = f"public, max-age={int(auth_settings.JWKS_CACHE_MAX_AGE.total_seconds())}"
     return resp
 
 

@@ -142,5 +142,6 @@ export const HUB_EVENTS = Object.freeze({
   sessionRevoked: "sessionrevoked",
   tokenExpiring: "tokenexpiring",
   presenceChanged: "presencechanged",
+  sessionsChanged: "sessionschanged",
   notify: "notify",
 });

@@ -116,9 +116,10 @@ export class AuthClientError extends Error {
    * @param {string} [options.detail]
    * @param {number} [options.status] HTTP status, 0 when no answer arrived
    * @param {number|null} [options.retryAfterMs] server's Retry-After, if any
+   * @param {string} [options.reason] why a session was revoked, as the server said (`session_revoked`)
    * @param {unknown} [options.cause]
    */
-  constructor(code, { detail = "", status = 0, retryAfterMs = null, cause } = {}) {
+  constructor(code, { detail = "", status = 0, retryAfterMs = null, reason = "", cause } = {}) {
     if (!isKnownCode(code)) throw new TypeError(`Unknown error code ${String(code)}`);
     super(detail || code, cause === undefined ? undefined : { cause });
     this.name = "AuthClientError";
@@ -127,6 +128,7 @@ export class AuthClientError extends Error {
     /** @type {ErrorKind} */ this.kind = ERROR_KINDS[code];
     this.status = status;
     this.retryAfterMs = retryAfterMs;
+    this.reason = reason;
   }
 
   /** True when this code means the session is over. */
@@ -181,7 +183,9 @@ export function classifyResponse(status, body, retryAfter = null) {
   const code = known ? /** @type {keyof typeof ERROR_KINDS} */ (serverCode) : codeForStatus(status);
   let detail = typeof data.detail === "string" ? data.detail : `HTTP ${status}`;
   if (serverCode && !known) detail = `${detail} (${serverCode})`;
-  return new AuthClientError(code, { detail, status, retryAfterMs: parseRetryAfter(retryAfter) });
+  // Only a short lowercase word: it picks a message, nothing more.
+  const reason = typeof data.reason === "string" && /^[a-z_]{1,32}$/.test(data.reason) ? data.reason : "";
+  return new AuthClientError(code, { detail, status, retryAfterMs: parseRetryAfter(retryAfter), reason });
 }
 
 /** The endpoints whose answers speak for the session: they see the refresh cookie. */

@@ -7,13 +7,14 @@
  */
 import { PATHS } from "./constants.js";
 import { AuthClientError } from "./errors.js";
+import { plainError } from "./messages.js";
 
 /**
  * @param {object} options
  * @param {ParentNode} options.root where the buttons are (the document)
  * @param {import("./api.js").Api} options.api
  * @param {Pick<import("./token-service.js").TokenService, "checkSession" | "signOut">} options.tokenService
- * @param {(text: string) => void} options.say shows a status line
+ * @param {(text: string, code?: string) => void} options.say shows a status line (code in small print)
  * @returns {number} how many buttons were bound
  */
 export function bindEndSessionButtons({ root, api, tokenService, say }) {
@@ -32,7 +33,7 @@ export function bindEndSessionButtons({ root, api, tokenService, say }) {
  * @param {string} options.id
  * @param {import("./api.js").Api} options.api
  * @param {Pick<import("./token-service.js").TokenService, "checkSession" | "signOut">} options.tokenService
- * @param {(text: string) => void} options.say
+ * @param {(text: string, code?: string) => void} options.say
  * @param {HTMLButtonElement} options.button
  */
 export async function endSession({ id, api, tokenService, say, button }) {
@@ -54,7 +55,8 @@ export async function endSession({ id, api, tokenService, say, button }) {
     say("Session ended.");
   } catch (error) {
     if (!(error instanceof AuthClientError)) throw error;
-    say(`Could not end that session (${error.detail}). Please try again.`);
+    const { text, code } = plainError(error, "end that session");
+    say(text, code);
     button.disabled = false;
   }
 }

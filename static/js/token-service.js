@@ -24,6 +24,7 @@ import { runWithLock } from "./lock.js";
 import { Emitter } from "./emitter.js";
 import { Renewals } from "./refresh-coordination.js";
 import { Retry } from "./retry.js";
+import { reasonOf, signInPath } from "./signed-out.js";
 
 /** @typedef {"starting" | "signed-in" | "signed-out"} Status */
 
@@ -202,7 +203,7 @@ export class TokenService extends Emitter {
     if (!fromBroadcast) this.#sync.post({ type: "logout", reason });
     this.#state.clear();
     this.emit("signedout", { reason });
-    this.#navigate(PATHS.signIn);
+    this.#navigate(signInPath(reason));
   }
 
   /** Stop the scheduled refresh and any pending retry. */
@@ -256,7 +257,7 @@ export class TokenService extends Emitter {
   async #fail(error, source, final) {
     if (!(error instanceof AuthClientError)) throw error;
     const outcome = outcomeOf(error, { source, final });
-    if (outcome === "sign-out") this.signOut(error.code);
+    if (outcome === "sign-out") this.signOut(reasonOf(error));
     else if (outcome === "recheck") return this.recheck();
     else {
       this.#retry.after(error);

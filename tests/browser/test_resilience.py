@@ -138,7 +138,7 @@ def test_network_cut_before_a_refresh_then_back_online_stays_signed_in(
     mark = server_log.mark()
     set_visible(tabs, True)
     # The refresh fails on the network: the tab says so and stays signed in.
-    tabs[0].locator("#auth-status", has_text="still signed in").wait_for()
+    tabs[0].locator("#outage", has_text="still signed in").wait_for()  # the outage banner
     assert all(s["status"] == "signed-in" and s["path"] == "/app" for s in states(tabs))
     assert server_log.http(mark, "/auth/refresh") == []
 
@@ -192,7 +192,7 @@ def test_network_cut_while_the_refresh_answer_is_on_its_way_stays_signed_in(
     # Route handlers run while this thread is inside a Playwright call: ask the tab while waiting.
     poll(lambda: tab_state(tabs[0]) and lost, message=lambda: str(server_log.since(mark)))
     assert lost == [200] and server_sessions.generation(issued.session_id) == generation + 1
-    tabs[0].locator("#auth-status", has_text="still signed in").wait_for()
+    tabs[0].locator("#outage", has_text="still signed in").wait_for()  # the outage banner
 
     context.set_offline(False)  # back within the grace window: the replay gets the same answer
     poll(lambda: all_signed_in_with_one_token(tabs, not_token=before), message=lambda: str(server_log.since(mark)))
@@ -232,7 +232,7 @@ def test_refresh_answered_503_then_200_stays_signed_in_with_one_refresh(
     hide_for_a_while(context, tabs)
     mark = server_log.mark()
     set_visible(tabs, True)
-    tabs[0].locator("#auth-status", has_text="still signed in").wait_for()
+    tabs[0].locator("#outage", has_text="still signed in").wait_for()  # the outage banner
 
     def recovered() -> str | None:
         context.clock.run_for(1_000)  # page time for the back-off (Retry-After: 2 s)

@@ -28,7 +28,7 @@ RS = protocol.RS
 def memory_ring() -> KeyRing:
     """An in-memory key ring (no database) for the token parsers to verify against."""
     key = _to_key(_new_key_row())
-    return KeyRing(signing=key, by_kid={key.kid: key}, loaded_at=time.time())
+    return KeyRing(by_kid={key.kid: key}, signers=((key.created_at, key),), loaded_at=time.time())
 
 
 def session_token_refused(ring: KeyRing, token: str, *, original: str | None = None) -> None:

@@ -206,10 +206,12 @@ test("end session: a 401 renews the session and asks once more; a failure is sai
   assert.equal(checks, 1);
   assert.equal(row.li.removed, true);
   const failing = sessionRow("y");
-  bindEndSessionButtons({ root: { querySelectorAll: () => [failing.button] }, api: { request: async () => { throw networkError(new TypeError("x")); } }, tokenService: {}, say: (t) => said.push(t) });
+  const codes = [];
+  bindEndSessionButtons({ root: { querySelectorAll: () => [failing.button] }, api: { request: async () => { throw networkError(new TypeError("x")); } }, tokenService: {}, say: (t, code) => { said.push(t); codes.push(code); } });
   failing.button.dispatchEvent(new Event("click"));
   await flushAll();
-  assert.match(said.at(-1), /Could not end that session/);
+  assert.equal(said.at(-1), "Couldn't end that session. We couldn't reach Guildhall. Check your connection; we'll keep trying.");
+  assert.equal(codes.at(-1), "network_error", "the code goes in small print, not in the words");
   assert.equal(failing.button.disabled, false, "the user can try again");
 });
 
@@ -244,6 +246,6 @@ test("app page: signs in, renders the user, connects, and logs out through the s
   ids.logout.dispatchEvent(new Event("click"));
   await flushAll();
   assert.deepEqual(api.calls.slice(-1), [PATHS.logout]);
-  assert.deepEqual(went, [PATHS.signIn]);
+  assert.deepEqual(went, [`${PATHS.signIn}?signed_out=you`], "the sign-in page says why");
   assert.equal(app.heartbeat.running(), false);
 });

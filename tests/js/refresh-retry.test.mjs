@@ -10,6 +10,7 @@ import { createManualClock } from "../../static/js/clock.js";
 import { PATHS, REFRESH_LOCK_NAME, REQUEST_TIMEOUT_MS, RETRY_BACKOFF_MS } from "../../static/js/constants.js";
 import { sessionAnswer } from "./helpers.mjs";
 import { MIN, browser, started } from "./tabs.mjs";
+import { signInPath } from "../../static/js/signed-out.js";
 
 afterEach(() => {
   resetTokenServices();
@@ -197,7 +198,7 @@ for (const code of ["session_revoked", "session_expired", "refresh_reused", "not
     await b.run(1_500); // the first retry gets the definitive answer
     assert.deepEqual(server.refreshes().map((c) => c.outcome), ["network", 401]);
     await b.run(5_000);
-    assert.ok(tabs.every((t) => t.service.status === "signed-out" && t.navigated[0] === PATHS.signIn));
+    assert.ok(tabs.every((t) => t.service.status === "signed-out" && t.navigated[0] === signInPath(code)));
     assert.equal(server.refreshes().length, 2, "no retry after a definitive answer");
     assert.equal(b.bus.sent.filter((m) => m.type === "logout").length, 1);
     assert.deepEqual(b.storage.dump(), {}, "client storage cleared");

@@ -56,8 +56,8 @@ test("logout: server first, then every tab; a lapsed session cookie is renewed f
   b.api.script(PATHS.validate, () => sessionAnswer({ token: "v" }));
   await within(b, logout(one.service), 0);
   assert.deepEqual(b.api.calls.slice(-3), [PATHS.logout, PATHS.validate, PATHS.logout]);
-  assert.deepEqual(one.navigated, [PATHS.signIn]);
-  assert.deepEqual(two.navigated, [PATHS.signIn]);
+  assert.deepEqual(one.navigated, [`${PATHS.signIn}?signed_out=you`]);
+  assert.deepEqual(two.navigated, [`${PATHS.signIn}?signed_out=you`], "the sibling tab says why too");
 });
 
 test("logout offline is refused, not faked", async () => {

@@ -135,7 +135,7 @@ test("refresh_invalid confirmed by a definitive answer from validate signs out",
   b.clock.jump(59 * MIN);
   await within(b, t.service.checkSession(), 2_000);
   assert.equal(t.service.status, "signed-out");
-  assert.deepEqual(t.navigated, [PATHS.signIn]);
+  assert.deepEqual(t.navigated, [`${PATHS.signIn}?signed_out=expired`]);
 });
 
 test("a re-check answered by another doubtful 401 is retried, never a sign-out", async () => {

@@ -6,6 +6,7 @@ import secrets
 import subprocess
 import sys
 from datetime import timedelta
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,15 +47,53 @@ def ids() -> set[str]:
     return {m.id for m in run_checks(include_deployment_checks=True) if m.id and m.id.startswith("authsite.")}
 
 
-def test_production_like_configuration_is_clean(tmp_path, settings):
-    env = {
-        **PRODUCTION_ENV, "SECRET_KEY": secrets.token_urlsafe(50), "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
-        "REDIS_URL": settings.REDIS_URL,
-    }
-    assert manage("migrate", "--noinput", "-v", "0", env=env).returncode == 0
-    proc = manage("check", "--deploy", env=env)
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def scratch_postgres() -> Iterator[str | None]:
+    """A fresh PostgreSQL database for a subprocess (None where no PostgreSQL answers)."""
+    import psycopg
+
+    try:
+        admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        yield None
+        return
+    name = f"authsite_check_{os.getpid()}_{secrets.token_hex(3)}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def test_production_like_configuration_is_clean(tmp_path, settings, scratch_postgres):
+    env = {**PRODUCTION_ENV, "SECRET_KEY": secrets.token_urlsafe(50), "REDIS_URL": settings.REDIS_URL}
+    # SQLite is itself a finding (authsite.W017) and nothing else is.
+    sqlite_env = {**env, "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}"}
+    assert manage("migrate", "--noinput", "-v", "0", env=sqlite_env).returncode == 0
+    proc = manage("check", "--deploy", env=sqlite_env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "(authsite.W017) The database is SQLite" in proc.stderr and "identified 1 issue" in proc.stderr
+    if scratch_postgres is None:
+        assert os.environ.get("CI") != "true", "CI needs PostgreSQL for the clean deploy check"
+        return
+    pg_env = {**env, "DATABASE_URL": scratch_postgres}
+    assert manage("migrate", "--noinput", "-v", "0", env=pg_env).returncode == 0
+    proc = manage("check", "--deploy", env=pg_env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "System check identified no issues (0 silenced)." in proc.stdout
+
+
+def test_missing_playfab_credentials_are_an_error_in_production(tmp_path, settings):
+    env = {**PRODUCTION_ENV, "SECRET_KEY": secrets.token_urlsafe(50), "REDIS_URL": settings.REDIS_URL,
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}", "PLAYFAB_SECRET_KEY": ""}
+    proc = manage("check", "--deploy", env=env)
+    assert proc.returncode != 0
+    line = next((ln for ln in proc.stderr.splitlines() if "(authsite.E016)" in ln), "")
+    assert "No PlayFab credentials: every sign-in logs the player into PlayFab" in line, proc.stderr
 
 
 def test_default_development_configuration_names_each_problem(tmp_path, settings):
@@ -80,9 +119,11 @@ def test_default_development_configuration_names_each_problem(tmp_path, settings
 
 
 def test_a_fully_configured_deployment_has_no_authsite_findings(settings):
-    settings.AUTHSITE = {**settings.AUTHSITE, "DISCORD_CLIENT_ID": "1", "DISCORD_CLIENT_SECRET": "s"}
+    settings.AUTHSITE = {**settings.AUTHSITE, "DISCORD_CLIENT_ID": "1", "DISCORD_CLIENT_SECRET": "s",
+                         "PLAYFAB_TITLE_ID": "ABCD1", "PLAYFAB_SECRET_KEY": "k"}
     settings.SECRET_KEY = secrets.token_urlsafe(50)
-    assert ids() == set()
+    on_sqlite = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
+    assert ids() == ({"authsite.W017"} if on_sqlite else set())
 
 
 def test_redis_and_channel_layer_that_do_not_answer_are_errors(settings):

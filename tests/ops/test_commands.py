@@ -111,7 +111,7 @@ def test_sessions_lists_and_filters(user):
     assert [(r["id"], r["revoke_reason"], r["device"]) for r in revoked] == [(b.session_id, "logout", "phone")]
     table = run("sessions", "--user", "alice")
     assert table.splitlines()[0].split()[:3] == ["ID", "USER", "STATE"] and "laptop" in table
-    with pytest.raises(CommandError, match="No user named 'nobody'"):
+    with pytest.raises(CommandError, match="No user 'nobody'"):
         run("sessions", "--user", "nobody")
 
 
@@ -143,7 +143,7 @@ def test_revoke_sessions_refuses_bad_input_and_changes_nothing(user):
     for args, message in (
         (["--session", "nope"], "not a session id"),
         (["--session", a.session_id, "--session", "0" * 32], "No such session"),
-        (["--user", "nobody"], "No user named"),
+        (["--user", "nobody"], "No user 'nobody'"),
         (["--user", "alice", "--actor", "alice"], "not a staff user"),
     ):
         with pytest.raises(CommandError, match=message):
@@ -188,15 +188,17 @@ def test_rotate_signing_key_adds_a_key_and_explains_the_verify_window(user):
     client, issued = signed_in(user)
     old = signing_keys.get_keyring().signing.kid
     text = run("rotate_signing_key")
-    new = signing_keys.get_keyring().signing.kid
-    assert new != old and f"New signing key {new}" in text
-    assert f"Retired key {old}" in text and "longest token lifetime is 1 h" in text
+    new = SigningKey.objects.order_by("-created_at").first().kid
+    assert new != old and f"Next signing key {new}: published in the JWKS now" in text
+    assert signing_keys.get_keyring().signing.kid == old  # until every cached JWKS lists the new one
+    assert f"Retiring key {old}" in text and "longest token lifetime is 1 h" in text
     assert SigningKey.objects.get(kid=old).retired_at is not None
     assert validate_status(client) == (200, "")  # old tokens still verify
     data = run_json("rotate_signing_key", "--if-older-than", "1")
-    assert data["rotated"] is False and data["signing_kid"] == new
-    data = run_json("rotate_signing_key")
-    assert data["rotated"] is True and [r["kid"] for r in data["retired"]] == [new]
+    assert data["rotated"] is False
+    data = run_json("rotate_signing_key", "--immediately")
+    assert data["rotated"] is True and data["signing_kid"] == data["next_kid"]
+    assert [r["kid"] for r in data["retired"]] == [new]
     assert data["verify_window_seconds"] == int(signing_keys.retired_key_window().total_seconds())
 
 

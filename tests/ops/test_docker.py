@@ -136,7 +136,11 @@ def test_compose_file_is_valid_and_production_like():
             assert dep in services, (name, dep)
             assert cond["condition"] in {"service_started", "service_healthy", "service_completed_successfully"}
         for vol in svc.get("volumes", []):
-            assert vol.split(":")[0] in (data.get("volumes") or {}), vol
+            source = vol.split(":")[0]
+            if source.startswith("./"):  # a bind mount of a file shipped in the repository
+                assert (ROOT / source).is_file(), vol
+            else:
+                assert source in (data.get("volumes") or {}), vol
         if "build" in svc:
             assert (ROOT / svc["build"] / "Dockerfile").is_file()
     assert services["app"]["depends_on"]["redis"]["condition"] == "service_healthy"
@@ -177,3 +181,45 @@ def test_the_healthcheck_command_passes_against_the_running_app_and_fails_withou
         assert time.monotonic() < deadline, "the HEALTHCHECK command never passed"
         time.sleep(0.2)  # waiting for the daphne subprocess to bind, not for a clock
     assert run_healthcheck(free_port(), env) != 0
+
+
+def test_compose_runs_replicas_behind_the_tested_haproxy_config(tmp_path):
+    """The compose shape is the tested one: N app replicas, HAProxy with deploy/haproxy.cfg."""
+    from sessions_core.conf import DEFAULTS
+    from tests.support.haproxy import haproxy_binary
+
+    services = compose()["services"]
+    app, lb = services["app"], services["haproxy"]
+    assert int(substitute(str(app["deploy"]["replicas"]))) >= 2
+    assert "ports" not in app, "workers are reached through haproxy only"
+    assert app.get("stop_signal", "SIGTERM") == "SIGTERM"
+    grace = re.fullmatch(r"(\d+)s", app["stop_grace_period"])
+    assert grace and int(grace.group(1)) > DEFAULTS["HUB_DRAIN_TIMEOUT"].total_seconds(), "the drain must finish before SIGKILL"
+    assert lb["image"].startswith("haproxy:2.")
+    mounts = {v.split(":")[0]: v.split(":")[1] for v in lb["volumes"]}
+    assert mounts["./deploy/haproxy.cfg"] == "/usr/local/etc/haproxy/haproxy.cfg"
+    env = {k: substitute(str(v)) for k, v in lb["environment"].items()}
+    published = [substitute(str(p)).split(":") for p in lb["ports"]]
+    assert [p[-1] for p in published] == [env["HAPROXY_BIND"].rsplit(":", 1)[1]]
+    assert lb["depends_on"]["app"]["condition"] in {"service_started", "service_healthy"}
+    cfg = (ROOT / "deploy" / "haproxy.cfg").read_text()
+    # Every worker the template names listens where the image's CMD binds.
+    template = re.search(r"^\s*server-template \S+ (\d+) (\S+):(\d+) .*resolvers docker", cfg, re.M)
+    assert template and template.group(2) == "app" and int(template.group(1)) >= int(substitute(str(app["deploy"]["replicas"])))
+    assert exec_form(dict(dockerfile())["CMD"])[-2] == template.group(3)
+    assert "uri /readyz" in cfg and "balance leastconn" in cfg and "option redispatch" in cfg
+    # Every ${VAR} of the config is set by compose or has a default, and HAProxy accepts the result.
+    for name, default in re.findall(r"\$\{([A-Z_]+)(-[^}]*)?\}", cfg):
+        assert name in env or default, name
+    env["HAPROXY_SOCKET"] = str(tmp_path / "admin.sock")
+    env["HAPROXY_MAXCONN"] = "1000"  # (this machine's file limit, not the container's)
+    checked = subprocess.run([haproxy_binary(), "-c", "-f", str(ROOT / "deploy" / "haproxy.cfg")],
+                             env={**os.environ, **env}, capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_readme_shows_the_haproxy_config_the_tests_run():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Running many workers", 1)[1]
+    block = re.search(r"```haproxy\n(.*?)```", section, re.S)
+    assert block and block.group(1) == (ROOT / "deploy" / "haproxy.cfg").read_text()

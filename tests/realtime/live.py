@@ -67,11 +67,19 @@ class Daphne:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "Daphne":
+        return self.launch().wait_ready()
+
+    def launch(self) -> "Daphne":
+        """Start the process without waiting for it to serve (see :meth:`wait_ready`)."""
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), self.app],
                 cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
             )
+        return self
+
+    def wait_ready(self) -> "Daphne":
+        assert self.proc is not None
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -83,11 +91,12 @@ class Daphne:
                 time.sleep(0.05)
         raise RuntimeError(f"daphne did not come up:\n{self.tail()}")
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10) -> None:
+        """SIGTERM (the worker drains, see realtime/drain.py), SIGKILL after ``timeout`` seconds."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()

@@ -96,7 +96,7 @@ def test_sign_in_end_to_end(builtin_fakes: Client) -> None:
     app = c.get("/app")
     assert app.status_code == 200
     page = app.content.decode()
-    assert 'data-page="app"' in page and "tester" in page and user.playfab_id in page
+    assert 'data-page="app"' in page and "tester" in page and user.playfab_id not in page  # never shown to players
     assert "This device" in page and f'data-end-session="{row.id.hex}"' in page
     for needed in ('id="conn-status"', 'id="online-users"', 'id="logout"', 'id="logout-all"', "js/app.js"):
         assert needed in page
@@ -219,9 +219,9 @@ def test_fakes_are_routed_with_debug_on(builtin_fakes: Client) -> None:
 
 
 def test_landing_says_which_providers_are_used(builtin_fakes: Client, settings: Any) -> None:
-    assert b"built-in fake Discord" in builtin_fakes.get("/").content
+    assert b"Development mode: sign-in uses a stand-in for Discord" in builtin_fakes.get("/").content
     settings.DEBUG = False
-    assert b"built-in fake Discord" not in Client().get("/").content
+    assert b"Development mode" not in Client().get("/").content
 
 
 def test_refresh_renews_the_ticket_at_the_fake_playfab(builtin_fakes: Client) -> None:

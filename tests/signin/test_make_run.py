@@ -28,14 +28,22 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[str]:
+def prefix() -> str:
+    """The Redis key prefix of the site under test (a manage.py acting on it needs the same)."""
+    return f"mr{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def site(tmp_path: Path, prefix: str) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "PLAYFAB_", "DEBUG", "DATABASE_URL"))}
     env.update(
         PORT=str(port), HOST="127.0.0.1", DEBUG="1",
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         REDIS_URL=dj_settings.REDIS_URL,
-        AUTHSITE_REDIS_KEY_PREFIX=f"mr{uuid.uuid4().hex[:8]}",
+        AUTHSITE_REDIS_KEY_PREFIX=prefix,
+        # The run records its Redis (and metrics directory) here, not in the checkout's .run/.
+        AUTHSITE_RUN_DIR=str(tmp_path / "run"),
     )
     log = (tmp_path / "site.log").open("wb")
     proc = subprocess.Popen([str(ROOT / "scripts" / "run.sh")], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -67,6 +75,11 @@ def _hidden_fields(page: str) -> dict[str, str]:
 
 
 def test_make_run_sign_in_reaches_the_app_page(site: str) -> None:
+    sign_in_as_newcomer(site)
+
+
+def sign_in_as_newcomer(site: str) -> LoopbackBrowser:
+    """Sign in through the fake Discord as a player would; the browser holding the session."""
     b = LoopbackBrowser()
     landing = b.get(f"{site}/", timeout=10)
     assert landing.status_code == 200
@@ -91,9 +104,33 @@ def test_make_run_sign_in_reaches_the_app_page(site: str) -> None:
     app = b.get(f"{site}{next_path}", timeout=10)
     assert app.status_code == 200 and 'data-page="app"' in app.text
     assert "newcomer" in app.text and "This device" in app.text
-    assert re.search(r'id="playfab-id"[^>]*>[0-9A-F]{16}<', app.text)
+    # Players never see their PlayFab id; the server keeps it.
+    assert "playfab" not in app.text.lower()
     check = b.post(f"{site}/auth/validate", headers={"X-CSRFToken": b.cookies["csrftoken"], "Origin": site}, timeout=10)
     assert check.status_code == 200 and check.json()["user"]["display_name"] == "newcomer"
+    assert re.fullmatch(r"[0-9A-Fa-f]{16}", check.json()["user"]["playfab_id"])
+    return b
+
+
+def test_readme_quick_start_make_run_sign_in_then_manage_py_acts_on_that_site(
+    site: str, tmp_path: Path, prefix: str
+) -> None:
+    """README: `make run`, sign in, then a manage.py command from a second terminal (no REDIS_URL set)."""
+    b = sign_in_as_newcomer(site)
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", AUTHSITE_RUN_DIR=str(tmp_path / "run"),
+               AUTHSITE_REDIS_KEY_PREFIX=prefix)
+    assert (tmp_path / "run" / "redis.url").read_text().strip() == dj_settings.REDIS_URL
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "revoke_sessions", "--user", "newcomer"], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("Revoked 1 session of newcomer ("), proc.stdout
+    check = b.post(f"{site}/auth/validate", headers={"X-CSRFToken": b.cookies["csrftoken"], "Origin": site}, timeout=10)
+    assert check.status_code == 401 and check.json()["reason"] == "admin"
+    metrics = b.get(f"{site}/metrics", timeout=10).text
+    assert 'authsite_revocations_total{reason="admin"} 1.0' in metrics
 
 
 def test_fakes_are_absent_in_a_process_started_with_debug_off(tmp_path: Path) -> None:

@@ -35,9 +35,34 @@ def write_table(out: OutputWrapper, headers: Sequence[str], rows: Sequence[Seque
         out.write("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
 
 
-def user_by_name(username: str) -> User:
-    """The user called ``username``; raises ``CommandError`` if there is none."""
-    try:
-        return User.objects.get(username=username)
-    except User.DoesNotExist as e:
-        raise CommandError(f"No user named {username!r}.") from e
+def user_label(user: User) -> str:
+    """How a user is shown to operators: the display name players see, then the stable account name."""
+    name = user.display_name()
+    return name if name == user.username else f"{name} ({user.username})"
+
+
+def user_by_name(ref: str) -> User:
+    """The user ``ref`` names: account name, Discord id, user id or display name (in that order).
+
+    A display name is not unique; when several users share it, ``CommandError``
+    lists them so the operator can pick one by an unambiguous form. Raises
+    ``CommandError`` when nothing matches.
+    """
+    ref = ref.strip()
+    if not ref:
+        raise CommandError("Name a user: account name, Discord id, user id or display name.")
+    found = User.objects.filter(username=ref).first()
+    if found is None and ref.isdigit():
+        found = User.objects.filter(discord_id=ref).first()
+        # Discord ids are 17-20 digits; a number that long is no primary key (and past 2**63 no column holds it).
+        if found is None and len(ref) <= 15:
+            found = User.objects.filter(pk=int(ref)).first()
+    if found is not None:
+        return found
+    named = list(User.objects.filter(discord_username__iexact=ref).order_by("pk")[:6])
+    if len(named) == 1:
+        return named[0]
+    if named:
+        which = ", ".join(f"{u.username} (id {u.pk})" for u in named[:5])
+        raise CommandError(f"Several users are called {ref!r}: {which}. Name one by account name or id.")
+    raise CommandError(f"No user {ref!r} (tried account name, Discord id, user id and display name).")

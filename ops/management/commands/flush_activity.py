@@ -20,6 +20,7 @@ from sessions_core import store
 from sessions_core.errors import StoreUnavailable
 from sessions_core.services import session_flush_activity
 
+from ops.wording import count
 from ops.management.commands._common import write_json
 
 
@@ -47,7 +48,7 @@ class Command(BaseCommand):
             write_json(self.stdout, result)
         else:
             verb = "would update" if opts["dry_run"] else "updated"
-            self.stdout.write(f"Scanned {scanned} session key(s); {verb} the last activity of {written} session(s).")
+            self.stdout.write(f"Scanned {count(scanned, 'session key')}; {verb} the last activity of {count(written, 'session')}.")
 
     def _carry(self, seen: dict[uuid.UUID, int], *, dry_run: bool) -> int:
         """Write the sessions whose Redis time is newer than SQL's; returns how many."""

@@ -1,10 +1,11 @@
-"""``manage.py rotate_signing_key``: add a new signing key and retire the active one.
+"""``manage.py rotate_signing_key``: publish the next signing key; it takes over later.
 
-New tokens are signed with the new key at once in this process and within
-``KEY_CACHE_TTL`` in every other worker (sooner when one meets a token naming
-the new ``kid``). The retired key keeps verifying for the longest token lifetime
-(max of the session-token and access-token TTLs), so nobody is signed out: every
-token it signed expires before it is dropped. The JWKS keeps publishing it until then.
+The new key is in the JWKS at once but signs only after ``prepublication()``
+(the JWKS's max-age plus ``KEY_CACHE_TTL``), so another service verifying with a
+cached JWKS never meets a ``kid`` it lacks. At that moment the current key
+retires; it keeps verifying for the longest token lifetime (plus the key cache),
+so nobody is signed out, and the JWKS keeps publishing it until then.
+``--immediately`` (a leaked key) skips the wait.
 """
 from __future__ import annotations
 
@@ -34,6 +35,11 @@ class Command(BaseCommand):
             "--if-older-than", type=float, metavar="DAYS",
             help="Only rotate when the newest active key is older than DAYS (for cron).",
         )
+        parser.add_argument(
+            "--immediately", action="store_true",
+            help="Sign with the new key at once (a leaked key): verifiers with a cached JWKS reject new tokens "
+            "until their cache refreshes.",
+        )
         parser.add_argument("--json", action="store_true", help="Print the outcome as JSON.")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -52,12 +58,15 @@ class Command(BaseCommand):
             else:
                 self.stdout.write(f"Not rotated: key {active[0].kid} is {result['age_days']} day(s) old (limit {days:g}).")
             return
-        new = signing_keys.rotate_signing_key()
+        new = signing_keys.rotate_signing_key(immediately=opts["immediately"])
         grace = signing_keys.retired_key_window()
         retired = list(SigningKey.objects.filter(kid__in=[k.kid for k in active]).exclude(kid=new.kid))
+        signs_from = new.created_at if opts["immediately"] else signing_keys.activates_at(new)
         result = {
             "rotated": True,
-            "signing_kid": new.kid,
+            "next_kid": new.kid,
+            "signs_from": signs_from,
+            "signing_kid": signing_keys.get_keyring().signing.kid,
             "retired": [
                 {"kid": k.kid, "retired_at": k.retired_at, "verifies_until": (k.retired_at or timezone.now()) + grace}
                 for k in retired
@@ -68,11 +77,20 @@ class Command(BaseCommand):
         if opts["json"]:
             write_json(self.stdout, result)
             return
-        self.stdout.write(f"New signing key {new.kid}: signs every new session token and access token.")
+        if opts["immediately"]:
+            self.stdout.write(f"New signing key {new.kid}: signs every new token from now on (--immediately).")
+        else:
+            self.stdout.write(
+                f"Next signing key {new.kid}: published in the JWKS now; signs new tokens from "
+                f"{signs_from:%Y-%m-%d %H:%M:%S} UTC, once every cached JWKS lists it "
+                f"(JWKS max-age {human(auth_settings.JWKS_CACHE_MAX_AGE)} + key cache "
+                f"{human(auth_settings.KEY_CACHE_TTL)})."
+            )
         for k in result["retired"]:
             self.stdout.write(
-                f"Retired key {k['kid']}: still verifies the tokens it signed until "
-                f"{k['verifies_until']:%Y-%m-%d %H:%M:%S} UTC, then is dropped from the key ring and the JWKS."
+                f"Retiring key {k['kid']}: signs until {k['retired_at']:%Y-%m-%d %H:%M:%S} UTC, then verifies the "
+                f"tokens it signed until {k['verifies_until']:%Y-%m-%d %H:%M:%S} UTC, then is dropped from the "
+                "key ring and the JWKS."
             )
         self.stdout.write(
             f"Why that long: the longest token lifetime is {human(signing_keys.longest_token_lifetime())} (session token "
@@ -80,7 +98,4 @@ class Command(BaseCommand):
             f"plus {human(auth_settings.KEY_CACHE_TTL)} for workers still signing with their cached key, "
             "so every token the old key signed has expired by then and nobody is signed out."
         )
-        self.stdout.write(
-            f"Other worker processes switch to the new key within {human(auth_settings.KEY_CACHE_TTL)} "
-            "(at once when they meet a token signed by it)."
-        )
+
