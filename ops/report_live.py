@@ -48,6 +48,8 @@ def verification_points(probe: Probe, s: Any) -> list[Point]:
             ("V3", "Concurrent refresh detected - current tokens returned"),
         )]
     graced = reuse.pop(ReuseCause.CONCURRENT_REFRESH, 0)
+    # A recovered lost answer is recorded beside reuse but is none: the session goes on.
+    recovered = reuse.pop(ReuseCause.LOST_ANSWER_RECOVERED, 0)
     by_cause = ", ".join(f"{c or 'unknown'} {n}" for c, n in sorted(ended.items(), key=lambda kv: -kv[1])) or "none"
     return [
         Point("V1", SECTION, "Sessions with an expired access token but a valid refresh token", IMPLEMENTED,
@@ -58,7 +60,8 @@ def verification_points(probe: Probe, s: Any) -> list[Point]:
               {"MAX_SESSIONS_PER_USER": human(s.MAX_SESSIONS_PER_USER)},
               "reuse revokes one session, never all of a user's"),
         Point("V3", SECTION, "Concurrent refresh detected - current tokens returned", IMPLEMENTED,
-              f"{graced} grace-window replay(s) answered idempotently and {sum(reuse.values())} reuse detection(s) "
-              "in the last 24 h (SessionEvent kind refresh_reuse; security log event refresh.reuse)",
+              f"{graced} grace-window replay(s) answered idempotently, {recovered} lost answer(s) recovered and "
+              f"{sum(reuse.values())} reuse detection(s) in the last 24 h (SessionEvent kind refresh_reuse; "
+              "security log events refresh.reuse and refresh.recovered)",
               {"REFRESH_GRACE": human(s.REFRESH_GRACE)}),
     ]
